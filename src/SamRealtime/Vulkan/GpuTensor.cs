@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+
+namespace SamRealtime.Vulkan;
+
+public enum DataType { F32, F16 }
+
+/// <summary>
+/// A dense row-major tensor on the GPU. The host API is always fp32; <see cref="DataType.F16"/> tensors are
+/// converted on the way in and out.
+/// </summary>
+public sealed class GpuTensor : IDisposable
+{
+    public GpuBuffer Buffer { get; }
+    public int[] Shape { get; }
+    public DataType Type { get; }
+    public long Length { get; }
+    public string? Name => Buffer.Name;
+    public int ElementSize => Type == DataType.F16 ? 2 : 4;
+
+    internal GpuTensor(GpuContext ctx, ReadOnlySpan<int> shape, DataType type, string? name)
+    {
+        long n = 1;
+        foreach (var d in shape)
+        {
+            if (d <= 0) throw new ShapeException($"Tensor '{name}' has a non-positive dimension in [{string.Join(",", shape.ToArray())}].");
+            n *= d;
+        }
+        Shape = shape.ToArray();
+        Type = type;
+        Length = n;
+        Buffer = ctx.CreateBuffer((ulong)(n * (type == DataType.F16 ? 2 : 4)), BufferKind.Device, name);
+    }
+
+    public int Rank => Shape.Length;
+    public int Dim(int i) => Shape[i < 0 ? Shape.Length + i : i];
+    public string ShapeText => "[" + string.Join("x", Shape) + "]";
+
+    public void Write(ReadOnlySpan<float> data)
+    {
+        if (data.Length != Length)
+            throw new ShapeException($"Tensor '{Name}' {ShapeText} holds {Length} values; {data.Length} were given.");
+        if (Type == DataType.F32)
+        {
+            Buffer.Write(MemoryMarshal.AsBytes(data));
+            return;
+        }
+        var half = new Half[data.Length];
+        for (int i = 0; i < data.Length; i++) half[i] = (Half)data[i];
+        Buffer.Write(MemoryMarshal.AsBytes(half.AsSpan()));
+    }
+
+    public float[] Read()
+    {
+        var result = new float[Length];
+        if (Type == DataType.F32)
+        {
+            Buffer.Read(MemoryMarshal.AsBytes(result.AsSpan()));
+            return result;
+        }
+        var half = new Half[Length];
+        Buffer.Read(MemoryMarshal.AsBytes(half.AsSpan()));
+        for (int i = 0; i < half.Length; i++) result[i] = (float)half[i];
+        return result;
+    }
+
+    public void Dispose() => Buffer.Dispose();
+}
