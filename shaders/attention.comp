@@ -1,0 +1,117 @@
+#version 450
+// Fused multi-head attention, flash style: out = softmax(scale * Q*K^T + bias) * V with an online softmax
+// (running max and sum), so the nq x nk score matrix never exists in memory.
+// Each invocation owns R query rows of one (batch, head) and keeps their q vectors and output accumulators in
+// registers while it walks all keys. The lanes of a workgroup are query rows of the same (batch, head), so every
+// K/V address is the same across lanes: llvmpipe loads it once and broadcasts it, where a per-lane address would
+// be a scalar loop (DESIGN.md). No shared memory, no barriers. Q, K, V and the output are strided "head views",
+// element (b, t, h, d) at off + b*batch + t*tok + h*head + d, so interleaved qkv tensors need no copies.
+#include "common.glsl"
+
+layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
+layout(constant_id = 1) const int D = 32;   // head dim; exact, so the d loops unroll
+layout(constant_id = 2) const int R = 1;    // query rows per invocation (shares each K/V load between rows)
+layout(constant_id = 3) const int BK = 8;   // keys per online-softmax step: one rescale of the accumulator per block
+
+layout(std430, binding = 0) readonly buffer BufQ { STORE_T qb[]; };
+layout(std430, binding = 1) readonly buffer BufK { STORE_T kb[]; };
+layout(std430, binding = 2) readonly buffer BufV { STORE_T vb[]; };
+layout(std430, binding = 3) readonly buffer BufBias { STORE_T biasb[]; };
+layout(std430, binding = 4) writeonly buffer BufO { STORE_T ob[]; };
+
+layout(push_constant) uniform P {
+    int nq, nk;
+    int qOff, qBatch, qTok, qHead;
+    int kOff, kBatch, kTok, kHead;
+    int vOff, vBatch, vTok, vHead;
+    int oOff, oBatch, oTok, oHead;
+    int biasBatch;     // elements between the biases of consecutive batch entries; 0 broadcasts
+    int hasBias;
+    float scale;
+} p;
+
+void main()
+{
+    const int h = int(gl_WorkGroupID.y);
+    const int b = int(gl_WorkGroupID.z);
+    const int wg = int(gl_WorkGroupSize.x);
+    const int row0 = int(gl_WorkGroupID.x) * wg * R + int(gl_LocalInvocationID.x);
+    const float NEG_INF = uintBitsToFloat(0xff800000u);
+
+    // Rows past nq are clamped to the last one so control flow stays uniform; they are just not stored.
+    int qi[R];
+    int biasRow[R];
+    float q[R][D];
+    float acc[R][D];
+    float m[R];
+    float l[R];
+    for (int r = 0; r < R; r++)
+    {
+        int i = min(row0 + r * wg, p.nq - 1);
+        qi[r] = i;
+        biasRow[r] = b * p.biasBatch + (h * p.nq + i) * p.nk;
+        int base = p.qOff + b * p.qBatch + i * p.qTok + h * p.qHead;
+        // scale folded into q: (scale*q)·k == scale*(q·k) up to rounding, and saves a multiply per score.
+        for (int d = 0; d < D; d++) q[r][d] = LD(qb[base + d]) * p.scale;
+        for (int d = 0; d < D; d++) acc[r][d] = 0.0;
+        // Finite start so that exp(m_old - m_new) is 0, not NaN, before the first key.
+        m[r] = -3.0e38;
+        l[r] = 0.0;
+    }
+
+    const int kBase = p.kOff + b * p.kBatch + h * p.kHead;
+    const int vBase = p.vOff + b * p.vBatch + h * p.vHead;
+
+    for (int j0 = 0; j0 < p.nk; j0 += BK)
+    {
+        float s[R][BK];
+        for (int t = 0; t < BK; t++)
+        {
+            // Keys past nk reuse the last key and get score -inf, so they add exactly 0.
+            int j = min(j0 + t, p.nk - 1);
+            float kv[D];
+            for (int d = 0; d < D; d++) kv[d] = LD(kb[kBase + j * p.kTok + d]);
+            for (int r = 0; r < R; r++)
+            {
+                float dot = 0.0;
+                for (int d = 0; d < D; d++) dot = fma(q[r][d], kv[d], dot);
+                if (p.hasBias != 0) dot += LD(biasb[biasRow[r] + j]);
+                s[r][t] = j0 + t < p.nk ? dot : NEG_INF;
+            }
+        }
+        float corr[R];
+        for (int r = 0; r < R; r++)
+        {
+            float mb = m[r];
+            for (int t = 0; t < BK; t++) mb = max(mb, s[r][t]);
+            corr[r] = exp(m[r] - mb);
+            m[r] = mb;
+            l[r] *= corr[r];
+            for (int d = 0; d < D; d++) acc[r][d] *= corr[r];
+        }
+        for (int t = 0; t < BK; t++)
+        {
+            int j = min(j0 + t, p.nk - 1);
+            float pr[R];
+            for (int r = 0; r < R; r++)
+            {
+                pr[r] = exp(s[r][t] - m[r]);
+                l[r] += pr[r];
+            }
+            for (int d = 0; d < D; d++)
+            {
+                float vv = LD(vb[vBase + j * p.vTok + d]);
+                for (int r = 0; r < R; r++) acc[r][d] = fma(pr[r], vv, acc[r][d]);
+            }
+        }
+    }
+
+    for (int r = 0; r < R; r++)
+    {
+        if (row0 + r * wg >= p.nq) break;
+        // l is 0 only when every score was -inf (a fully masked row): output 0 rather than NaN.
+        float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
+        int base = p.oOff + b * p.oBatch + qi[r] * p.oTok + h * p.oHead;
+        for (int d = 0; d < D; d++) ob[base + d] = ST(acc[r][d] * inv);
+    }
+}

@@ -1,0 +1,63 @@
+#version 450
+// LayerNorm over the last dim of a [rows, C] token matrix: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+// One invocation per row, two passes (mean, then the sum of squared deviations) so a large common offset
+// (e.g. 1000 + noise) does not cancel the variance away as E[x²] - E[x]² would. Rows stay in the L1/L2 of the CPU
+// between passes; on llvmpipe a row-per-lane loop beats a workgroup reduction, whose barriers are coroutine switches.
+// When C % 4 == 0 rows are read as vec4 (a per-lane load costs the same at any width there).
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+
+#ifdef FP16
+#define STORE_V4 f16vec4
+#else
+#define STORE_V4 vec4
+#endif
+
+layout(std430, binding = 0) readonly buffer BufX { STORE_T x[]; };
+layout(std430, binding = 0) readonly buffer BufX4 { STORE_V4 x4[]; };
+layout(std430, binding = 1) readonly buffer BufG { STORE_T gamma[]; };
+layout(std430, binding = 1) readonly buffer BufG4 { STORE_V4 gamma4[]; };
+layout(std430, binding = 2) readonly buffer BufB { STORE_T beta[]; };
+layout(std430, binding = 2) readonly buffer BufB4 { STORE_V4 beta4[]; };
+layout(std430, binding = 3) writeonly buffer BufY { STORE_T y[]; };
+layout(std430, binding = 3) writeonly buffer BufY4 { STORE_V4 y4[]; };
+
+layout(push_constant) uniform P {
+    uint rows;
+    uint C;
+    float eps;
+} p;
+
+void main()
+{
+    uint group = (gl_WorkGroupID.z * gl_NumWorkGroups.y + gl_WorkGroupID.y) * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    uint row = group * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    if (row >= p.rows) return;
+    float invC = 1.0 / float(p.C);
+
+    if ((p.C & 3u) == 0u)
+    {
+        uint c4 = p.C >> 2;
+        uint base = row * c4;
+        vec4 s = vec4(0.0);
+        for (uint j = 0u; j < c4; j++) s += vec4(x4[base + j]);
+        float mean = (s.x + s.y + s.z + s.w) * invC;
+        vec4 q = vec4(0.0);
+        for (uint j = 0u; j < c4; j++) { vec4 d = vec4(x4[base + j]) - mean; q = fma(d, d, q); }
+        float rstd = inversesqrt((q.x + q.y + q.z + q.w) * invC + p.eps);
+        for (uint j = 0u; j < c4; j++)
+            y4[base + j] = STORE_V4((vec4(x4[base + j]) - mean) * rstd * vec4(gamma4[j]) + vec4(beta4[j]));
+        return;
+    }
+
+    uint base = row * p.C;
+    float s = 0.0;
+    for (uint j = 0u; j < p.C; j++) s += LD(x[base + j]);
+    float mean = s * invC;
+    float q = 0.0;
+    for (uint j = 0u; j < p.C; j++) { float d = LD(x[base + j]) - mean; q = fma(d, d, q); }
+    float rstd = inversesqrt(q * invC + p.eps);
+    for (uint j = 0u; j < p.C; j++)
+        y[base + j] = ST((LD(x[base + j]) - mean) * rstd * LD(gamma[j]) + LD(beta[j]));
+}

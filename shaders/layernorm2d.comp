@@ -1,0 +1,91 @@
+#version 450
+// SAM's LayerNorm2d on NCHW: for each (n, y, x) normalise over C, then gamma/beta per channel and an optional
+// activation (GELU in the mask decoder's upscaling). Each invocation owns 4 neighbouring pixels and walks the
+// channels with stride HW, so one vec4 load serves 4 pixels (llvmpipe scalarises per-lane loads, DESIGN.md);
+// gamma/beta loads are uniform across lanes. Two passes over C (mean, then squared deviations) for stability.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+
+#ifdef FP16
+#define STORE_V4 f16vec4
+#else
+#define STORE_V4 vec4
+#endif
+
+layout(std430, binding = 0) readonly buffer BufX { STORE_T x[]; };
+layout(std430, binding = 0) readonly buffer BufX4 { STORE_V4 x4[]; };
+layout(std430, binding = 1) readonly buffer BufG { STORE_T gamma[]; };
+layout(std430, binding = 2) readonly buffer BufB { STORE_T beta[]; };
+layout(std430, binding = 3) writeonly buffer BufY { STORE_T y[]; };
+layout(std430, binding = 3) writeonly buffer BufY4 { STORE_V4 y4[]; };
+
+layout(push_constant) uniform P {
+    uint batch;
+    uint C;
+    uint hw;
+    float eps;
+    int act;
+} p;
+
+vec4 act4(vec4 v, int act)
+{
+    return vec4(activate(v.x, act), activate(v.y, act), activate(v.z, act), activate(v.w, act));
+}
+
+void main()
+{
+    uint group = (gl_WorkGroupID.z * gl_NumWorkGroups.y + gl_WorkGroupID.y) * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+    uint g = group * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
+    uint quads = (p.hw + 3u) >> 2;
+    if (g >= p.batch * quads) return;
+    uint n = g / quads;
+    uint p0 = (g - n * quads) * 4u;
+    uint plane = n * p.C * p.hw;
+    float invC = 1.0 / float(p.C);
+
+    if ((p.hw & 3u) == 0u)
+    {
+        uint base4 = (plane + p0) >> 2;
+        uint step4 = p.hw >> 2;
+        vec4 s = vec4(0.0);
+        for (uint c = 0u; c < p.C; c++) s += vec4(x4[base4 + c * step4]);
+        vec4 mean = s * invC;
+        vec4 q = vec4(0.0);
+        for (uint c = 0u; c < p.C; c++) { vec4 d = vec4(x4[base4 + c * step4]) - mean; q = fma(d, d, q); }
+        vec4 rstd = inversesqrt(q * invC + p.eps);
+        for (uint c = 0u; c < p.C; c++)
+        {
+            vec4 v = (vec4(x4[base4 + c * step4]) - mean) * rstd * LD(gamma[c]) + LD(beta[c]);
+            y4[base4 + c * step4] = STORE_V4(act4(v, p.act));
+        }
+        return;
+    }
+
+    // Ragged HW: pixels past the end are clamped onto the last one (computed, never stored).
+    uint idx[4];
+    for (int k = 0; k < 4; k++) idx[k] = plane + min(p0 + uint(k), p.hw - 1u);
+    vec4 s = vec4(0.0);
+    for (uint c = 0u; c < p.C; c++)
+    {
+        uint o = c * p.hw;
+        s += vec4(LD(x[idx[0] + o]), LD(x[idx[1] + o]), LD(x[idx[2] + o]), LD(x[idx[3] + o]));
+    }
+    vec4 mean = s * invC;
+    vec4 q = vec4(0.0);
+    for (uint c = 0u; c < p.C; c++)
+    {
+        uint o = c * p.hw;
+        vec4 d = vec4(LD(x[idx[0] + o]), LD(x[idx[1] + o]), LD(x[idx[2] + o]), LD(x[idx[3] + o])) - mean;
+        q = fma(d, d, q);
+    }
+    vec4 rstd = inversesqrt(q * invC + p.eps);
+    uint valid = min(4u, p.hw - p0);
+    for (uint c = 0u; c < p.C; c++)
+    {
+        uint o = c * p.hw;
+        float gc = LD(gamma[c]), bc = LD(beta[c]);
+        for (uint k = 0u; k < valid; k++)
+            y[idx[k] + o] = ST(activate((LD(x[idx[k] + o]) - mean[k]) * rstd[k] * gc + bc, p.act));
+    }
+}

