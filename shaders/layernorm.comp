@@ -1,8 +1,10 @@
 #version 450
 // LayerNorm over the last dim of a [rows, C] token matrix: y = (x - mean) / sqrt(var + eps) * gamma + beta.
 // One invocation per row, two passes (mean, then the sum of squared deviations) so a large common offset
-// (e.g. 1000 + noise) does not cancel the variance away as E[x²] - E[x]² would. Rows stay in the L1/L2 of the CPU
-// between passes; on llvmpipe a row-per-lane loop beats a workgroup reduction, whose barriers are coroutine switches.
+// (e.g. 1000 + noise) does not cancel the variance away as E[x²] - E[x]² would. Both passes work on x - K with
+// K = the row's first value: x - K is exact for nearby values, and the mean is kept as K + m with m small, because
+// a mean near 1000 rounded to fp32 is already off by up to 3e-5, a visible shift when the spread is ~0.01.
+// Rows stay in the CPU's cache between passes; on llvmpipe a row-per-lane loop beats a workgroup reduction, whose barriers are coroutine switches.
 // When C % 4 == 0 rows are read as vec4 (a per-lane load costs the same at any width there).
 #include "common.glsl"
 
@@ -40,24 +42,26 @@ void main()
     {
         uint c4 = p.C >> 2;
         uint base = row * c4;
+        float K = LD(x4[base].x);
         vec4 s = vec4(0.0);
-        for (uint j = 0u; j < c4; j++) s += vec4(x4[base + j]);
-        float mean = (s.x + s.y + s.z + s.w) * invC;
+        for (uint j = 0u; j < c4; j++) s += vec4(x4[base + j]) - K;
+        float m = (s.x + s.y + s.z + s.w) * invC;
         vec4 q = vec4(0.0);
-        for (uint j = 0u; j < c4; j++) { vec4 d = vec4(x4[base + j]) - mean; q = fma(d, d, q); }
+        for (uint j = 0u; j < c4; j++) { vec4 d = (vec4(x4[base + j]) - K) - m; q = fma(d, d, q); }
         float rstd = inversesqrt((q.x + q.y + q.z + q.w) * invC + p.eps);
         for (uint j = 0u; j < c4; j++)
-            y4[base + j] = STORE_V4((vec4(x4[base + j]) - mean) * rstd * vec4(gamma4[j]) + vec4(beta4[j]));
+            y4[base + j] = STORE_V4(((vec4(x4[base + j]) - K) - m) * rstd * vec4(gamma4[j]) + vec4(beta4[j]));
         return;
     }
 
     uint base = row * p.C;
+    float K = LD(x[base]);
     float s = 0.0;
-    for (uint j = 0u; j < p.C; j++) s += LD(x[base + j]);
-    float mean = s * invC;
+    for (uint j = 0u; j < p.C; j++) s += LD(x[base + j]) - K;
+    float m = s * invC;
     float q = 0.0;
-    for (uint j = 0u; j < p.C; j++) { float d = LD(x[base + j]) - mean; q = fma(d, d, q); }
+    for (uint j = 0u; j < p.C; j++) { float d = (LD(x[base + j]) - K) - m; q = fma(d, d, q); }
     float rstd = inversesqrt(q * invC + p.eps);
     for (uint j = 0u; j < p.C; j++)
-        y[base + j] = ST((LD(x[base + j]) - mean) * rstd * LD(gamma[j]) + LD(beta[j]));
+        y[base + j] = ST(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]));
 }

@@ -2,7 +2,8 @@
 // SAM's LayerNorm2d on NCHW: for each (n, y, x) normalise over C, then gamma/beta per channel and an optional
 // activation (GELU in the mask decoder's upscaling). Each invocation owns 4 neighbouring pixels and walks the
 // channels with stride HW, so one vec4 load serves 4 pixels (llvmpipe scalarises per-lane loads, DESIGN.md);
-// gamma/beta loads are uniform across lanes. Two passes over C (mean, then squared deviations) for stability.
+// gamma/beta loads are uniform across lanes. Two passes over C (mean, then squared deviations), both on x - K with
+// K = the pixel's channel-0 value, for stability with a large common offset (see layernorm.comp).
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -48,15 +49,16 @@ void main()
     {
         uint base4 = (plane + p0) >> 2;
         uint step4 = p.hw >> 2;
+        vec4 K = vec4(x4[base4]);
         vec4 s = vec4(0.0);
-        for (uint c = 0u; c < p.C; c++) s += vec4(x4[base4 + c * step4]);
-        vec4 mean = s * invC;
+        for (uint c = 0u; c < p.C; c++) s += vec4(x4[base4 + c * step4]) - K;
+        vec4 m = s * invC;
         vec4 q = vec4(0.0);
-        for (uint c = 0u; c < p.C; c++) { vec4 d = vec4(x4[base4 + c * step4]) - mean; q = fma(d, d, q); }
+        for (uint c = 0u; c < p.C; c++) { vec4 d = (vec4(x4[base4 + c * step4]) - K) - m; q = fma(d, d, q); }
         vec4 rstd = inversesqrt(q * invC + p.eps);
         for (uint c = 0u; c < p.C; c++)
         {
-            vec4 v = (vec4(x4[base4 + c * step4]) - mean) * rstd * LD(gamma[c]) + LD(beta[c]);
+            vec4 v = ((vec4(x4[base4 + c * step4]) - K) - m) * rstd * LD(gamma[c]) + LD(beta[c]);
             y4[base4 + c * step4] = STORE_V4(act4(v, p.act));
         }
         return;
@@ -65,18 +67,19 @@ void main()
     // Ragged HW: pixels past the end are clamped onto the last one (computed, never stored).
     uint idx[4];
     for (int k = 0; k < 4; k++) idx[k] = plane + min(p0 + uint(k), p.hw - 1u);
+    vec4 K = vec4(LD(x[idx[0]]), LD(x[idx[1]]), LD(x[idx[2]]), LD(x[idx[3]]));
     vec4 s = vec4(0.0);
     for (uint c = 0u; c < p.C; c++)
     {
         uint o = c * p.hw;
-        s += vec4(LD(x[idx[0] + o]), LD(x[idx[1] + o]), LD(x[idx[2] + o]), LD(x[idx[3] + o]));
+        s += vec4(LD(x[idx[0] + o]), LD(x[idx[1] + o]), LD(x[idx[2] + o]), LD(x[idx[3] + o])) - K;
     }
-    vec4 mean = s * invC;
+    vec4 m = s * invC;
     vec4 q = vec4(0.0);
     for (uint c = 0u; c < p.C; c++)
     {
         uint o = c * p.hw;
-        vec4 d = vec4(LD(x[idx[0] + o]), LD(x[idx[1] + o]), LD(x[idx[2] + o]), LD(x[idx[3] + o])) - mean;
+        vec4 d = (vec4(LD(x[idx[0] + o]), LD(x[idx[1] + o]), LD(x[idx[2] + o]), LD(x[idx[3] + o])) - K) - m;
         q = fma(d, d, q);
     }
     vec4 rstd = inversesqrt(q * invC + p.eps);
@@ -86,6 +89,6 @@ void main()
         uint o = c * p.hw;
         float gc = LD(gamma[c]), bc = LD(beta[c]);
         for (uint k = 0u; k < valid; k++)
-            y[idx[k] + o] = ST(activate((LD(x[idx[k] + o]) - mean[k]) * rstd[k] * gc + bc, p.act));
+            y[idx[k] + o] = ST(activate(((LD(x[idx[k] + o]) - K[k]) - m[k]) * rstd[k] * gc + bc, p.act));
     }
 }

@@ -26,9 +26,9 @@ public sealed class TinyVitEncoder : IDisposable
 
     private sealed record Conv(GpuTensor Weight, GpuTensor? Bias, int In, int Out, int K, int Stride, int Pad, int Groups);
     private sealed record Norm(GpuTensor Gamma, GpuTensor Beta, float Eps);
-    private sealed record Linear(GpuTensor Weight, GpuTensor Bias, int In, int Out);
-    private sealed record Block(Norm AttnNorm, Linear Qkv, GpuTensor Bias, Linear Proj, int Heads, int KeyDim, int Window,
-                                Conv Local, Norm MlpNorm, Linear Fc1, Linear Fc2);
+    private sealed record Lin(GpuTensor Weight, GpuTensor Bias, int In, int Out);
+    private sealed record Block(Norm AttnNorm, Lin Qkv, GpuTensor Bias, Lin Proj, int Heads, int KeyDim, int Window,
+                                Conv Local, Norm MlpNorm, Lin Fc1, Lin Fc2);
     private sealed record StagePlan(int Dim, int Res, List<Conv[]> MbConvs, List<Block> Blocks, Conv[]? Merge, int MergeOutRes);
 
     public TinyVitEncoder(KernelSet kernels, TinyVitWeights weights, DataType type = DataType.F32)
@@ -69,7 +69,7 @@ public sealed class TinyVitEncoder : IDisposable
 
     private Norm Up(LayerNormWeights n) => new(_w.Upload(n.Weight), _w.Upload(n.Bias), n.Epsilon);
 
-    private Linear Up(LinearWeights l) => new(_w.Upload(l.Weight), _w.Upload(l.Bias), l.InFeatures, l.OutFeatures);
+    private Lin Up(LinearWeights l) => new(_w.Upload(l.Weight), _w.Upload(l.Bias), l.InFeatures, l.OutFeatures);
 
     /// <summary>Records the encoder: <paramref name="image"/> [1,3,1024,1024] → <paramref name="embedding"/> [1,256,64,64].</summary>
     public void Record(CommandStream cs, GpuTensor image, GpuTensor embedding)
@@ -190,7 +190,7 @@ public sealed class TinyVitEncoder : IDisposable
         return y;
     }
 
-    private void Linear(CommandStream cs, GpuTensor input, Linear l, GpuTensor output, int rows, Activation act, GpuTensor? residual = null)
+    private void Linear(CommandStream cs, GpuTensor input, Lin l, GpuTensor output, int rows, Activation act, GpuTensor? residual = null)
     {
         _k.Gemm.Record(cs, rows, l.Out, l.In, StridedView.RowMajor(input, rows, l.In), StridedView.RowMajor(l.Weight, l.Out, l.In).Transposed(),
                        StridedView.RowMajor(output, rows, l.Out), 1, l.Bias, BiasMode.PerColumn, act,

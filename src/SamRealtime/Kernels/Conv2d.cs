@@ -1,0 +1,98 @@
+using System.Runtime.InteropServices;
+using SamRealtime.Vulkan;
+
+namespace SamRealtime.Kernels;
+
+/// <summary>
+/// 2D convolution, NCHW in and out, weight [Cout, Cin/groups, kh, kw] (PyTorch layout), optional bias [Cout],
+/// fused activation and residual: out = act(conv + bias) + residual (shaders/conv2d.comp).
+/// Output size per axis is (in + 2·padding − kernel)/stride + 1.
+/// </summary>
+public sealed class Conv2d
+{
+    private readonly GpuContext _ctx;
+    private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
+    private readonly GpuTensor _dummy32, _dummy16;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Push
+    {
+        public int Cin, H, W, Cout, OH, OW;
+        public int Pad;
+        public int CinPerGroup, CoutPerGroup;
+        public int TilesPerRow;
+        public int HasBias, Act, HasResidual;
+    }
+
+    public Conv2d(GpuContext ctx)
+    {
+        _ctx = ctx;
+        _dummy32 = ctx.CreateTensor([1], DataType.F32, "conv2d-unused");
+        _dummy16 = ctx.CreateTensor([2], DataType.F16, "conv2d-unused-f16");
+    }
+
+    public static int OutputSize(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
+
+    public void Record(CommandStream cs, GpuTensor input, GpuTensor weight, GpuTensor? bias, GpuTensor output,
+                       int batch, int inChannels, int height, int width, int outChannels, int kernelH, int kernelW,
+                       int stride, int padding, int groups, Activation act = Activation.None, GpuTensor? residual = null)
+    {
+        const string name = "conv2d";
+        if (batch <= 0 || inChannels <= 0 || height <= 0 || width <= 0 || outChannels <= 0 || kernelH <= 0 || kernelW <= 0
+            || stride <= 0 || padding < 0 || groups <= 0)
+            throw new ShapeException($"{name}: batch {batch}, channels {inChannels}->{outChannels}, {height}x{width}, kernel " +
+                                     $"{kernelH}x{kernelW}, stride {stride}, padding {padding}, groups {groups}: all must be positive (padding >= 0).");
+        if (inChannels % groups != 0 || outChannels % groups != 0)
+            throw new ShapeException($"{name}: groups {groups} must divide both channel counts ({inChannels} in, {outChannels} out).");
+        if (height + 2 * padding < kernelH || width + 2 * padding < kernelW)
+            throw new ShapeException($"{name}: kernel {kernelH}x{kernelW} is larger than the padded input {height + 2 * padding}x{width + 2 * padding}.");
+        int oh = OutputSize(height, kernelH, stride, padding), ow = OutputSize(width, kernelW, stride, padding);
+        int cinG = inChannels / groups, coutG = outChannels / groups;
+        var type = output.Type;
+
+        CheckLength(name, "input", input, (long)batch * inChannels * height * width, $"[{batch}x{inChannels}x{height}x{width}]");
+        CheckLength(name, "output", output, (long)batch * outChannels * oh * ow, $"[{batch}x{outChannels}x{oh}x{ow}]");
+        CheckLength(name, "weight", weight, (long)outChannels * cinG * kernelH * kernelW, $"[{outChannels}x{cinG}x{kernelH}x{kernelW}]");
+        if (weight.Rank == 4 && !weight.Shape.SequenceEqual(new[] { outChannels, cinG, kernelH, kernelW }))
+            throw new ShapeException($"{name}: weight is {weight.ShapeText}, expected [{outChannels}x{cinG}x{kernelH}x{kernelW}] (Cout, Cin/groups, kh, kw).");
+        if (bias is not null) CheckLength(name, "bias", bias, outChannels, $"[{outChannels}]");
+        if (residual is not null) CheckLength(name, "residual", residual, output.Length, output.ShapeText);
+        foreach (var (t, what) in new[] { (input, "input"), (weight, "weight"), (bias, "bias"), (residual, "residual") })
+            if (t is not null && t.Type != type)
+                throw new ShapeException($"{name}: {what} is {t.Type} but the output is {type}; one storage type per call.");
+        if (residual == output || input == output)
+            throw new ShapeException($"{name}: the output cannot alias the input or the residual.");
+
+        var (wx, tc, tp) = ChooseTiles(coutG, ow);
+        int tilesPerRow = (ow + tp - 1) / tp;
+        long invocations = (long)tilesPerRow * oh;
+        var kernel = _ctx.Kernel(type == DataType.F16 ? "conv2d_f16" : "conv2d", Layout, wx, tc, tp, kernelH, kernelW, stride);
+        var push = new Push
+        {
+            Cin = inChannels, H = height, W = width, Cout = outChannels, OH = oh, OW = ow,
+            Pad = padding, CinPerGroup = cinG, CoutPerGroup = coutG, TilesPerRow = tilesPerRow,
+            HasBias = bias is null ? 0 : 1, Act = (int)act, HasResidual = residual is null ? 0 : 1,
+        };
+        var dummy = type == DataType.F16 ? _dummy16 : _dummy32;
+        cs.Dispatch(kernel, ((uint)((invocations + wx - 1) / wx), (uint)(outChannels / tc), (uint)batch), push,
+                    input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, (residual ?? dummy).Buffer, output.Buffer);
+    }
+
+    internal static void CheckLength(string kernel, string what, GpuTensor t, long expected, string expectedShape)
+    {
+        if (t.Length != expected)
+            throw new ShapeException($"{kernel}: {what} '{t.Name}' is {t.ShapeText} ({t.Length} values) but the call needs {expectedShape} ({expected}).");
+    }
+
+    /// <summary>Output channels (TC) and pixels (TP) per invocation, and the workgroup width. TC divides the
+    /// channels per group so a tile never straddles two groups; depthwise convs (one channel per group) get a
+    /// longer pixel strip instead.</summary>
+    internal (int Wx, int Tc, int Tp) ChooseTiles(int coutPerGroup, int outWidth)
+    {
+        int tc = coutPerGroup % 8 == 0 ? 8 : coutPerGroup % 4 == 0 ? 4 : coutPerGroup % 2 == 0 ? 2 : 1;
+        int tp = tc == 1 ? 16 : 8;
+        while (tp > 1 && tp / 2 >= outWidth) tp /= 2;
+        int wx = (int)Math.Min(64u, Math.Min(_ctx.Info.MaxComputeWorkGroupInvocations, _ctx.Info.MaxComputeWorkGroupSize[0]));
+        return (wx, tc, tp);
+    }
+}

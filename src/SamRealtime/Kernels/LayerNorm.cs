@@ -1,0 +1,50 @@
+using System.Runtime.InteropServices;
+using SamRealtime.Vulkan;
+
+namespace SamRealtime.Kernels;
+
+/// <summary>
+/// LayerNorm over the last dim of a [rows, channels] token matrix (shaders/layernorm.comp), two-pass mean/variance.
+/// The output may not alias the input: the kernel re-reads the row after writing would have begun.
+/// </summary>
+public sealed class LayerNorm
+{
+    private static readonly KernelLayout Layout = new(4, Marshal.SizeOf<Push>(), [3]);
+    private readonly GpuContext _ctx;
+    private readonly int _wg;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Push
+    {
+        public uint Rows, C;
+        public float Eps;
+    }
+
+    public LayerNorm(GpuContext ctx)
+    {
+        _ctx = ctx;
+        _wg = LinearGrid.WorkgroupSize(ctx);
+    }
+
+    public void Record(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
+                       int rows, int channels, float eps)
+    {
+        const string name = "layernorm";
+        if (rows <= 0 || channels <= 0 || (long)rows * channels > int.MaxValue)
+            throw new ShapeException($"{name}: rows={rows}, channels={channels} must be positive with rows·channels ≤ {int.MaxValue}.");
+        if (!(eps >= 0) || float.IsInfinity(eps))
+            throw new ShapeException($"{name}: eps {eps} must be finite and non-negative.");
+        var type = output.Type;
+        long n = (long)rows * channels;
+        LinearGrid.CheckLength(name, "input", input, n, type);
+        LinearGrid.CheckLength(name, "output", output, n, type);
+        LinearGrid.CheckLength(name, "gamma", gamma, channels, type);
+        LinearGrid.CheckLength(name, "beta", beta, channels, type);
+        LinearGrid.CheckNotAliased(name, output, ("input", input), ("gamma", gamma), ("beta", beta));
+
+        var kernel = _ctx.Kernel(type == DataType.F16 ? "layernorm_f16" : "layernorm", Layout, _wg);
+        var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps };
+        cs.Dispatch(kernel, LinearGrid.Groups(_ctx, name, rows, _wg), push,
+                    input.Buffer, gamma.Buffer, beta.Buffer, output.Buffer);
+    }
+}

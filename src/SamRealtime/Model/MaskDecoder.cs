@@ -1,0 +1,294 @@
+using SamRealtime.Kernels;
+using SamRealtime.Vulkan;
+using SamRealtime.Weights;
+
+namespace SamRealtime.Model;
+
+/// <summary>
+/// SAM's dense prompt path and mask decoder on our kernels, for a batch of prompts that share a token count.
+/// Follows MINISAM.md: tokens = [iou, mask×4, sparse…]; two two-way blocks; final token→image attention;
+/// 2x ConvTranspose upscaling; hypernetwork MLPs; IoU head.
+/// Without mask prompts the image side starts identical for every prompt, so it is kept once (batch stride 0)
+/// until the first image→token update makes it prompt-specific.
+/// </summary>
+public sealed class MaskDecoder : IDisposable
+{
+    private const int D = SamDecoderWeights.EmbedDim, Side = 64, Pix = Side * Side, LowRes = 256;
+    private readonly KernelSet _k;
+    private readonly GpuWeights _w;
+    private readonly PromptEncoder _prompts;
+    private readonly SamDecoderWeights _weights;
+    private readonly GpuTensor _imagePe, _noMask;
+    private readonly Dictionary<object, GpuTensor> _linearW = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<object, GpuTensor> _linearB = new(ReferenceEqualityComparer.Instance);
+
+    public DataType Type => _w.Type;
+
+    public MaskDecoder(KernelSet kernels, SamDecoderWeights weights, DataType type = DataType.F32)
+    {
+        _k = kernels;
+        _weights = weights;
+        _w = new GpuWeights(kernels.Context, type);
+        _prompts = new PromptEncoder(weights.PromptEncoder);
+        try
+        {
+            _imagePe = _w.Upload(_prompts.ImagePositionalTokens(Side), [Pix, D], "image_pe");
+            _noMask = _w.Upload(weights.PromptEncoder.NoMaskEmbedding);
+        }
+        catch
+        {
+            _w.Dispose();
+            throw;
+        }
+    }
+
+    private GpuTensor W(LinearWeights l)
+    {
+        if (!_linearW.TryGetValue(l, out var t)) _linearW[l] = t = _w.Upload(l.Weight);
+        return t;
+    }
+
+    private GpuTensor Bias(LinearWeights l)
+    {
+        if (!_linearB.TryGetValue(l, out var t)) _linearB[l] = t = _w.Upload(l.Bias);
+        return t;
+    }
+
+    private GpuTensor Param(WeightTensor wt)
+    {
+        if (!_linearW.TryGetValue(wt, out var t)) _linearW[wt] = t = _w.Upload(wt);
+        return t;
+    }
+
+    /// <summary>GPU outputs of one decoder run, owned by the decoder's scratch space until the next run.</summary>
+    public sealed record Outputs(GpuTensor MaskLogits, GpuTensor Iou, int Batch);
+
+    /// <summary>Builds the token matrix on the CPU (a few hundred floats per prompt) for prompts already in the 1024 frame.</summary>
+    internal float[] Tokens(IReadOnlyList<PromptPoint[]> sparse)
+    {
+        int t = 5 + sparse[0].Length;
+        var tokens = new float[sparse.Count * t * D];
+        var md = _weights.MaskDecoder;
+        for (int b = 0; b < sparse.Count; b++)
+        {
+            var dst = tokens.AsSpan(b * t * D);
+            md.IouToken.Data.CopyTo(dst);
+            md.MaskTokens.Data.CopyTo(dst[D..]);
+            _prompts.Sparse(sparse[b]).CopyTo(dst[(5 * D)..]);
+        }
+        return tokens;
+    }
+
+    /// <summary>
+    /// Records the decoder for <paramref name="batch"/> prompts with <paramref name="tokenCount"/> tokens each
+    /// (tokens [batch, T, 256] uploaded by the caller), on <paramref name="embedding"/> [1,256,64,64].
+    /// <paramref name="masks"/>: [batch, 1, 256, 256] previous logits, or null for the no-mask embedding.
+    /// </summary>
+    public Outputs Record(CommandStream cs, GpuTensor embedding, GpuTensor tokens, int batch, int tokenCount, GpuTensor? masks)
+    {
+        int T = tokenCount;
+        if (!embedding.Shape.SequenceEqual([1, D, Side, Side]))
+            throw new ShapeException($"mask decoder: embedding must be [1x256x64x64], got {embedding.ShapeText}.");
+        if (tokens.Length != (long)batch * T * D)
+            throw new ShapeException($"mask decoder: tokens {tokens.ShapeText} is not {batch}x{T}x{D}.");
+        if (masks is not null && masks.Length != (long)batch * LowRes * LowRes)
+            throw new ShapeException($"mask decoder: mask prompts {masks.ShapeText} is not {batch}x1x256x256.");
+        var md = _weights.MaskDecoder;
+
+        // Image side K [kb, 4096, 256], kb = 1 (shared) or batch.
+        GpuTensor K;
+        int kb;
+        var embT = _w.Scratch("dec.embT", Pix, D);
+        if (masks is null)
+        {
+            _k.Permute.Transpose(cs, embedding, embT, 1, D, Pix);
+            K = _w.Scratch("dec.k0", Pix, D);
+            _k.Elementwise.AddBroadcast(cs, embT, _noMask, K, (long)Pix * D, D);
+            kb = 1;
+        }
+        else
+        {
+            var dense = Downscale(cs, masks, batch);
+            var sum = _w.Scratch("dec.densesum", batch, D, Pix);
+            _k.Elementwise.AddBroadcast(cs, dense, embedding, sum, (long)batch * D * Pix, (long)D * Pix);
+            K = _w.Scratch("dec.k0b", batch, Pix, D);
+            _k.Permute.Transpose(cs, sum, K, batch, D, Pix);
+            kb = batch;
+        }
+
+        var Q = tokens;
+        for (int layer = 0; layer < md.Layers.Count; layer++)
+        {
+            var L = md.Layers[layer];
+            string tag = $"dec.l{layer}";
+            // 1. token self-attention
+            var sa = _w.Scratch(tag + ".sa", batch, T, D);
+            if (L.SkipFirstLayerPe)
+                Attend(cs, L.SelfAttention, Q, Q, Q, batch, T, T, false, sa, null, tag + ".self");
+            else
+            {
+                var qpe = AddQpe(cs, Q, tokens, batch * T, tag + ".qpe1");
+                Attend(cs, L.SelfAttention, qpe, qpe, Q, batch, T, T, false, sa, Q, tag + ".self");
+            }
+            var q1 = Norm(cs, L.Norm1, sa, batch * T, tag + ".q1");
+            // 2. token → image
+            var qpe2 = AddQpe(cs, q1, tokens, batch * T, tag + ".qpe2");
+            var kpe = AddKpe(cs, K, kb, tag + ".kpe");
+            var t2i = _w.Scratch(tag + ".t2i", batch, T, D);
+            Attend(cs, L.CrossTokenToImage, qpe2, kpe, K, batch, T, Pix, kb == 1, t2i, q1, tag + ".t2i");
+            var q2 = Norm(cs, L.Norm2, t2i, batch * T, tag + ".q2");
+            // 3. MLP
+            var hidden = _w.Scratch(tag + ".mlp", batch * T, L.MlpLin1.OutFeatures);
+            Linear(cs, q2, L.MlpLin1, hidden, batch * T, Activation.Relu);
+            var mlp = _w.Scratch(tag + ".mlpout", batch, T, D);
+            Linear(cs, hidden, L.MlpLin2, mlp, batch * T, Activation.None, q2);
+            var q3 = Norm(cs, L.Norm3, mlp, batch * T, tag + ".q3");
+            // 4. image → token (queries are the image tokens, keys/values the prompt tokens)
+            var qpe3 = AddQpe(cs, q3, tokens, batch * T, tag + ".qpe3");
+            var i2t = _w.Scratch(tag + ".i2t", batch, Pix, D);
+            AttendImageQueries(cs, L.CrossImageToToken, kpe, kb, qpe3, q3, batch, T, i2t, K, tag + ".i2t");
+            K = Norm(cs, L.Norm4, i2t, batch * Pix, tag + ".k");
+            kb = batch;
+            Q = q3;
+        }
+
+        // Final token → image attention.
+        var qf = AddQpe(cs, Q, tokens, batch * T, "dec.final.qpe");
+        var kf = AddKpe(cs, K, kb, "dec.final.kpe");
+        var fin = _w.Scratch("dec.final", batch, T, D);
+        Attend(cs, md.FinalAttention, qf, kf, K, batch, T, Pix, false, fin, Q, "dec.final");
+        var qOut = Norm(cs, md.NormFinal, fin, batch * T, "dec.qout");
+
+        // Upscale the image side to [batch, 32, 256, 256].
+        var up = md.Upscaling;
+        var map = _w.Scratch("dec.map", batch, D, Side, Side);
+        _k.Permute.Transpose(cs, K, map, batch, Pix, D);
+        var u1 = _w.Scratch("dec.up1", batch, up.ConvT1.OutChannels, 2 * Side, 2 * Side);
+        _k.ConvTranspose2d.Record(cs, map, Param(up.ConvT1.Weight), Param(up.ConvT1.Bias), u1, batch, D, Side, Side, up.ConvT1.OutChannels);
+        var u1n = _w.Scratch("dec.up1n", batch, up.ConvT1.OutChannels, 2 * Side, 2 * Side);
+        _k.LayerNorm2d.Record(cs, u1, u1n, Param(up.Norm.Weight), Param(up.Norm.Bias), batch, up.ConvT1.OutChannels, 4 * Pix, up.Norm.Epsilon, Activation.Gelu);
+        int c2 = up.ConvT2.OutChannels;
+        var u2 = _w.Scratch("dec.up2", batch, c2, LowRes, LowRes);
+        _k.ConvTranspose2d.Record(cs, u1n, Param(up.ConvT2.Weight), Param(up.ConvT2.Bias), u2, batch, up.ConvT1.OutChannels, 2 * Side, 2 * Side, c2, Activation.Gelu);
+
+        // Hypernetworks: one MLP per mask token → [batch, 4, 32].
+        var hyper = _w.Scratch("dec.hyper", batch, 4, c2);
+        for (int i = 0; i < 4; i++)
+            Mlp(cs, md.Hypernetworks[i], new StridedView(qOut, (1 + i) * D, 0, T * D, 1), batch,
+                new StridedView(hyper, i * c2, 0, 4 * c2, 1), $"dec.hyper{i}");
+        var logits = _w.Scratch("dec.masks", batch, 4, LowRes, LowRes);
+        _k.Gemm.Record(cs, 4, LowRes * LowRes, c2, StridedView.RowMajor(hyper, 4, c2), StridedView.RowMajor(u2, c2, LowRes * LowRes),
+                       StridedView.RowMajor(logits, 4, LowRes * LowRes), batch);
+
+        var iou = _w.Scratch("dec.iou", batch, 4);
+        Mlp(cs, md.IouHead, new StridedView(qOut, 0, 0, T * D, 1), batch, StridedView.RowMajor(iou, batch, 4, 0, 0), "dec.iouhead");
+        return new Outputs(logits, iou, batch);
+    }
+
+    private GpuTensor Downscale(CommandStream cs, GpuTensor masks, int batch)
+    {
+        var m = _weights.PromptEncoder.MaskDownscaling;
+        var c1 = _w.Scratch("dense.c1", batch, m.Conv1.OutChannels, 128, 128);
+        _k.Conv2d.Record(cs, masks, Param(m.Conv1.Weight), m.Conv1.Bias is null ? null : Param(m.Conv1.Bias), c1, batch, 1, LowRes, LowRes,
+                         m.Conv1.OutChannels, 2, 2, 2, 0, 1);
+        var n1 = _w.Scratch("dense.n1", batch, m.Conv1.OutChannels, 128, 128);
+        _k.LayerNorm2d.Record(cs, c1, n1, Param(m.Norm1.Weight), Param(m.Norm1.Bias), batch, m.Conv1.OutChannels, 128 * 128, m.Norm1.Epsilon, Activation.Gelu);
+        var c2 = _w.Scratch("dense.c2", batch, m.Conv2.OutChannels, Side, Side);
+        _k.Conv2d.Record(cs, n1, Param(m.Conv2.Weight), m.Conv2.Bias is null ? null : Param(m.Conv2.Bias), c2, batch, m.Conv1.OutChannels, 128, 128,
+                         m.Conv2.OutChannels, 2, 2, 2, 0, 1);
+        var n2 = _w.Scratch("dense.n2", batch, m.Conv2.OutChannels, Side, Side);
+        _k.LayerNorm2d.Record(cs, c2, n2, Param(m.Norm2.Weight), Param(m.Norm2.Bias), batch, m.Conv2.OutChannels, Pix, m.Norm2.Epsilon, Activation.Gelu);
+        var dense = _w.Scratch("dense.out", batch, D, Side, Side);
+        _k.Conv2d.Record(cs, n2, Param(m.Conv3.Weight), m.Conv3.Bias is null ? null : Param(m.Conv3.Bias), dense, batch, m.Conv2.OutChannels, Side, Side,
+                         D, 1, 1, 1, 0, 1);
+        return dense;
+    }
+
+    private GpuTensor AddQpe(CommandStream cs, GpuTensor q, GpuTensor qpe, int rows, string name)
+    {
+        var t = _w.Scratch(name, rows, D);
+        _k.Elementwise.Add(cs, q, qpe, t, (long)rows * D);
+        return t;
+    }
+
+    private GpuTensor AddKpe(CommandStream cs, GpuTensor k, int kb, string name)
+    {
+        var t = _w.Scratch(name, kb, Pix, D);
+        _k.Elementwise.AddBroadcast(cs, k, _imagePe, t, (long)kb * Pix * D, (long)Pix * D);
+        return t;
+    }
+
+    private GpuTensor Norm(CommandStream cs, LayerNormWeights n, GpuTensor x, int rows, string name)
+    {
+        var t = _w.Scratch(name, rows, D);
+        _k.LayerNorm.Record(cs, x, t, Param(n.Weight), Param(n.Bias), rows, D, n.Epsilon);
+        return t;
+    }
+
+    private void Linear(CommandStream cs, GpuTensor input, LinearWeights l, GpuTensor output, int rows, Activation act, GpuTensor? residual = null)
+    {
+        _k.Gemm.Record(cs, rows, l.OutFeatures, l.InFeatures, StridedView.RowMajor(input, rows, l.InFeatures),
+                       StridedView.RowMajor(W(l), l.OutFeatures, l.InFeatures).Transposed(), StridedView.RowMajor(output, rows, l.OutFeatures),
+                       1, Bias(l), BiasMode.PerColumn, act, residual is null ? null : StridedView.RowMajor(residual, rows, l.OutFeatures));
+    }
+
+    private void Mlp(CommandStream cs, MlpWeights mlp, StridedView input, int rows, StridedView output, string tag)
+    {
+        var x = input;
+        for (int i = 0; i < mlp.Layers.Count; i++)
+        {
+            var l = mlp.Layers[i];
+            bool last = i == mlp.Layers.Count - 1;
+            var y = last ? output : StridedView.RowMajor(_w.Scratch($"{tag}.h{i}", rows, l.OutFeatures), rows, l.OutFeatures);
+            _k.Gemm.Record(cs, rows, l.OutFeatures, l.InFeatures, x, StridedView.RowMajor(W(l), l.OutFeatures, l.InFeatures).Transposed(), y,
+                           1, Bias(l), BiasMode.PerColumn, last ? Activation.None : Activation.Relu);
+            x = y;
+        }
+    }
+
+    /// <summary>Token queries [batch, nq] against keys/values [kb, nk] (kb 1 = shared by the batch).
+    /// out = residual + OutProj(attention); without a residual, out = OutProj(attention).</summary>
+    private void Attend(CommandStream cs, SamAttentionWeights a, GpuTensor qIn, GpuTensor kIn, GpuTensor vIn, int batch, int nq, int nk,
+                        bool sharedKv, GpuTensor output, GpuTensor? residual, string tag)
+    {
+        int inner = a.InternalDim, hd = a.HeadDim;
+        int kvRows = sharedKv ? nk : batch * nk;
+        var q = _w.Scratch(tag + ".q", batch * nq, inner);
+        var k = _w.Scratch(tag + ".k", kvRows, inner);
+        var v = _w.Scratch(tag + ".v", kvRows, inner);
+        Linear(cs, qIn, a.Q, q, batch * nq, Activation.None);
+        Linear(cs, kIn, a.K, k, kvRows, Activation.None);
+        Linear(cs, vIn, a.V, v, kvRows, Activation.None);
+        var o = _w.Scratch(tag + ".o", batch * nq, inner);
+        int kvBatch = sharedKv ? 0 : nk * inner;
+        _k.Attention.Record(cs, new HeadView(q, 0, nq * inner, inner, hd), new HeadView(k, 0, kvBatch, inner, hd),
+                            new HeadView(v, 0, kvBatch, inner, hd), new HeadView(o, 0, nq * inner, inner, hd),
+                            batch, a.Heads, nq, nk, hd, a.Scale);
+        Linear(cs, o, a.Out, output, batch * nq, Activation.None, residual);
+    }
+
+    /// <summary>Image→token attention: queries are the image tokens (possibly shared, kb = 1), keys/values the prompt
+    /// tokens; out = K + OutProj(attention) for every prompt (residual broadcast when K is shared).</summary>
+    private void AttendImageQueries(CommandStream cs, SamAttentionWeights a, GpuTensor kpe, int kb, GpuTensor qpe, GpuTensor qTokens,
+                                    int batch, int T, GpuTensor output, GpuTensor K, string tag)
+    {
+        int inner = a.InternalDim, hd = a.HeadDim;
+        var q = _w.Scratch(tag + ".q", kb * Pix, inner);
+        var k = _w.Scratch(tag + ".k", batch * T, inner);
+        var v = _w.Scratch(tag + ".v", batch * T, inner);
+        Linear(cs, kpe, a.Q, q, kb * Pix, Activation.None);
+        Linear(cs, qpe, a.K, k, batch * T, Activation.None);
+        Linear(cs, qTokens, a.V, v, batch * T, Activation.None);
+        var o = _w.Scratch(tag + ".o", batch, Pix, inner);
+        int qBatch = kb == 1 ? 0 : Pix * inner;
+        _k.Attention.Record(cs, new HeadView(q, 0, qBatch, inner, hd), new HeadView(k, 0, T * inner, inner, hd),
+                            new HeadView(v, 0, T * inner, inner, hd), new HeadView(o, 0, Pix * inner, inner, hd),
+                            batch, a.Heads, Pix, T, hd, a.Scale);
+        _k.Gemm.Record(cs, Pix, D, inner, StridedView.RowMajor(o, Pix, inner),
+                       StridedView.RowMajor(W(a.Out), D, inner, 0, 0).Transposed(), StridedView.RowMajor(output, Pix, D),
+                       batch, Bias(a.Out), BiasMode.PerColumn, Activation.None,
+                       StridedView.RowMajor(K, Pix, D, 0, kb == 1 ? 0 : Pix * D));
+    }
+
+    public void Dispose() => _w.Dispose();
+}

@@ -1,0 +1,132 @@
+using SamRealtime.Kernels;
+using SamRealtime.Vulkan;
+using Xunit;
+
+namespace SamRealtime.Tests.Kernels;
+
+// Metric: window partition/unpartition and transpose only move data, so they must be bit-exact (fp32 and fp16);
+// the unpartition residual add is one rounding: |err| ≤ 1e-6·(1 + |want|) (fp16: 2e-3 each).
+public sealed class LayoutTests(GpuFixture fixture) : GpuTest(fixture)
+{
+    private static float[] PartitionRef(float[] x, int b, int h, int w, int c, int ws)
+    {
+        int nh = (h + ws - 1) / ws, nw = (w + ws - 1) / ws;
+        var o = new float[b * nh * nw * ws * ws * c];
+        for (int z = 0; z < b; z++)
+        for (int wy = 0; wy < nh; wy++)
+        for (int wx = 0; wx < nw; wx++)
+        for (int ty = 0; ty < ws; ty++)
+        for (int tx = 0; tx < ws; tx++)
+        {
+            int y = wy * ws + ty, xx = wx * ws + tx;
+            int win = (z * nh + wy) * nw + wx, tok = ty * ws + tx;
+            for (int ch = 0; ch < c; ch++)
+                o[(win * ws * ws + tok) * c + ch] = y < h && xx < w ? x[((z * h + y) * w + xx) * c + ch] : 0f;
+        }
+        return o;
+    }
+
+    public static TheoryData<int, int, int, int, int, bool> WindowCases() => new()
+    {
+        // batch, h, w, channels, ws, fp16
+        { 1, 64, 64, 128, 7, false },   // pads to 70
+        { 1, 32, 32, 160, 14, false },  // pads to 42
+        { 1, 16, 16, 320, 7, false },   // pads to 21
+        { 1, 64, 64, 64, 7, false },
+        { 2, 9, 11, 3, 4, false },      // odd channels (scalar path), h != w, batch 2
+        { 1, 5, 5, 1, 7, false },       // map smaller than one window
+        { 1, 14, 14, 257, 7, false },   // exact multiple, odd channels
+        { 1, 32, 32, 160, 14, true },
+        { 1, 10, 13, 5, 3, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(WindowCases))]
+    public void PartitionAndUnpartition(int b, int h, int w, int c, int ws, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        var x = Reference.Random(b * h * w * c, h * w + c, 3f);
+        var r = Reference.Random(b * h * w * c, h * w + c + 1, 3f);
+        if (fp16) { x = Reference.ToHalf(x); r = Reference.ToHalf(r); }
+        var want = PartitionRef(x, b, h, w, c, ws);
+        Assert.Equal(want.Length, Window.PartitionedLength(b, h, w, c, ws));
+
+        using var tx = Ctx.Upload(x, [b, h, w, c], type, "x");
+        using var tr = Ctx.Upload(r, [b, h, w, c], type, "residual");
+        using var tp = Ctx.CreateTensor([want.Length], type, "windows");
+        // Poison the padding so the test sees whether zeros are really written.
+        tp.Write(Enumerable.Repeat(7f, want.Length).ToArray());
+        using var tu = Ctx.CreateTensor([b, h, w, c], type, "back");
+        using var tur = Ctx.CreateTensor([b, h, w, c], type, "back+res");
+        var win = new Window(Ctx);
+        using (var cs = Ctx.BeginCommands())
+        {
+            win.Partition(cs, tx, tp, b, h, w, c, ws);
+            win.Unpartition(cs, tp, tu, b, h, w, c, ws);
+            win.Unpartition(cs, tp, tur, b, h, w, c, ws, tr);
+            cs.Submit();
+        }
+        Assert.Equal(want, tp.Read());
+        Assert.Equal(x, tu.Read());
+        var sum = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) sum[i] = (double)x[i] + r[i];
+        double tol = fp16 ? 2e-3 : 1e-6;
+        Reference.AssertClose(sum, tur.Read(), tol, tol, $"unpartition+residual {b}x{h}x{w}x{c} ws {ws} {type}");
+    }
+
+    public static TheoryData<int, int, int, bool> TransposeCases() => new()
+    {
+        // batch, rows, cols, fp16
+        { 1, 256, 4096, false },   // NCHW embedding -> tokens
+        { 1, 4096, 64, false },
+        { 1, 1, 1, false },
+        { 3, 7, 5, false },        // ragged blocks
+        { 2, 1, 33, false },
+        { 1, 33, 1, false },
+        { 4, 12, 16, false },
+        { 1, 4096, 256, true },
+        { 2, 9, 6, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(TransposeCases))]
+    public void TransposeIsExact(int batch, int rows, int cols, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        var x = Reference.Random(batch * rows * cols, rows * 3 + cols, 5f);
+        if (fp16) x = Reference.ToHalf(x);
+        var want = new float[x.Length];
+        for (int z = 0; z < batch; z++)
+        for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            want[(z * cols + j) * rows + i] = x[(z * rows + i) * cols + j];
+        using var tx = Ctx.Upload(x, [batch, rows, cols], type, "x");
+        using var ty = Ctx.CreateTensor([batch, cols, rows], type, "y");
+        using (var cs = Ctx.BeginCommands())
+        {
+            new Permute(Ctx).Transpose(cs, tx, ty, batch, rows, cols);
+            cs.Submit();
+        }
+        Assert.Equal(want, ty.Read());
+    }
+
+    [Fact]
+    public void RejectsBadShapes()
+    {
+        using var x = Ctx.CreateTensor([1, 8, 8, 4]);
+        using var small = Ctx.CreateTensor([1, 8, 8, 4]);   // partition of 8x8 with ws 7 needs 14x14x4
+        using var h = Ctx.CreateTensor([1, 8, 8, 4], DataType.F16);
+        using var cs = Ctx.BeginCommands();
+        var win = new Window(Ctx);
+        var e = Assert.Throws<ShapeException>(() => win.Partition(cs, x, small, 1, 8, 8, 4, 7));
+        Assert.Contains("window.partition", e.Message);
+        Assert.Contains("[1x8x8x4]", e.Message);
+        Assert.Throws<ShapeException>(() => win.Partition(cs, x, x, 1, 8, 8, 4, 4));
+        Assert.Throws<ShapeException>(() => win.Partition(cs, x, small, 1, 8, 8, 4, 0));
+        Assert.Throws<ShapeException>(() => win.Unpartition(cs, x, small, 1, 8, 8, 4, 4, h));
+        var perm = new Permute(Ctx);
+        Assert.Throws<ShapeException>(() => perm.Transpose(cs, x, small, 1, 16, 17));
+        Assert.Throws<ShapeException>(() => perm.Transpose(cs, x, h, 1, 16, 16));
+        Assert.Throws<ShapeException>(() => perm.Transpose(cs, x, x, 1, 16, 16));
+    }
+}
