@@ -4,14 +4,20 @@
 // Each invocation owns R query rows of one (batch, head) and keeps their q vectors and output accumulators in
 // registers while it walks all keys. The lanes of a workgroup are query rows of the same (batch, head), so every
 // K/V address is the same across lanes: llvmpipe loads it once and broadcasts it, where a per-lane address would
-// be a scalar loop (DESIGN.md). No shared memory, no barriers. Q, K, V and the output are strided "head views",
+// be a scalar loop (DESIGN.md); measured on lavapipe a K/V load still costs far more than an FMA, so R rows per
+// invocation (sharing each load) matter more than lanes. Q, K, V and the output are strided "head views",
 // element (b, t, h, d) at off + b*batch + t*tok + h*head + d, so interleaved qkv tensors need no copies.
+// KSPLIT > 1 (few query rows, many keys: SAM's token->image) turns the lanes into key partitions instead: every lane
+// holds all R rows of the group and walks every KSPLIT-th block of keys, and the partial (max, sum, accumulator)
+// triples are merged once through shared memory at the end (the only barrier). Otherwise 7 tokens would leave one
+// lane doing all 4096 keys' loads for a single row.
 #include "common.glsl"
 
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 layout(constant_id = 1) const int D = 32;   // head dim; exact, so the d loops unroll
 layout(constant_id = 2) const int R = 1;    // query rows per invocation (shares each K/V load between rows)
 layout(constant_id = 3) const int BK = 8;   // keys per online-softmax step: one rescale of the accumulator per block
+layout(constant_id = 4) const int KSPLIT = 1; // 1, or the workgroup size: lanes split the keys (see above)
 
 layout(std430, binding = 0) readonly buffer BufQ { STORE_T qb[]; };
 layout(std430, binding = 1) readonly buffer BufK { STORE_T kb[]; };
@@ -30,12 +36,20 @@ layout(push_constant) uniform P {
     float scale;
 } p;
 
+// Per lane and row: D accumulators, the running max and the running sum. Size 1 when unused.
+const int SH_ROW = D + 2;
+const int SH_SIZE = KSPLIT > 1 ? KSPLIT * R * SH_ROW : 1;
+shared float sh[SH_SIZE];
+
 void main()
 {
     const int h = int(gl_WorkGroupID.y);
     const int b = int(gl_WorkGroupID.z);
     const int wg = int(gl_WorkGroupSize.x);
-    const int row0 = int(gl_WorkGroupID.x) * wg * R + int(gl_LocalInvocationID.x);
+    const int lid = int(gl_LocalInvocationID.x);
+    // Row r of this invocation is row0 + r*rowStep.
+    const int row0 = KSPLIT > 1 ? int(gl_WorkGroupID.x) * R : int(gl_WorkGroupID.x) * wg * R + lid;
+    const int rowStep = KSPLIT > 1 ? 1 : wg;
     const float NEG_INF = uintBitsToFloat(0xff800000u);
 
     // Rows past nq are clamped to the last one so control flow stays uniform; they are just not stored.
@@ -47,7 +61,7 @@ void main()
     float l[R];
     for (int r = 0; r < R; r++)
     {
-        int i = min(row0 + r * wg, p.nq - 1);
+        int i = min(row0 + r * rowStep, p.nq - 1);
         qi[r] = i;
         biasRow[r] = b * p.biasBatch + (h * p.nq + i) * p.nk;
         int base = p.qOff + b * p.qBatch + i * p.qTok + h * p.qHead;
@@ -62,7 +76,8 @@ void main()
     const int kBase = p.kOff + b * p.kBatch + h * p.kHead;
     const int vBase = p.vOff + b * p.vBatch + h * p.vHead;
 
-    for (int j0 = 0; j0 < p.nk; j0 += BK)
+    const int jStart = KSPLIT > 1 ? lid * BK : 0;
+    for (int j0 = jStart; j0 < p.nk; j0 += KSPLIT * BK)
     {
         float s[R][BK];
         for (int t = 0; t < BK; t++)
@@ -106,9 +121,42 @@ void main()
         }
     }
 
+    if (KSPLIT > 1)
+    {
+        for (int r = 0; r < R; r++)
+        {
+            int at = (lid * R + r) * SH_ROW;
+            for (int d = 0; d < D; d++) sh[at + d] = acc[r][d];
+            sh[at + D] = m[r];
+            sh[at + D + 1] = l[r];
+        }
+        barrier();
+        // Lane lid merges rows lid, lid + KSPLIT, ...: rescale every partition to the common max.
+        for (int r = lid; r < R; r += KSPLIT)
+        {
+            if (row0 + r >= p.nq) break;
+            float mm = -3.0e38;
+            for (int s2 = 0; s2 < KSPLIT; s2++) mm = max(mm, sh[(s2 * R + r) * SH_ROW + D]);
+            float ll = 0.0;
+            float o[D];
+            for (int d = 0; d < D; d++) o[d] = 0.0;
+            for (int s2 = 0; s2 < KSPLIT; s2++)
+            {
+                int at = (s2 * R + r) * SH_ROW;
+                float f = exp(sh[at + D] - mm);
+                ll += sh[at + D + 1] * f;
+                for (int d = 0; d < D; d++) o[d] = fma(sh[at + d], f, o[d]);
+            }
+            float inv = ll > 0.0 ? 1.0 / ll : 0.0;
+            int base = p.oOff + b * p.oBatch + (row0 + r) * p.oTok + h * p.oHead;
+            for (int d = 0; d < D; d++) ob[base + d] = ST(o[d] * inv);
+        }
+        return;
+    }
+
     for (int r = 0; r < R; r++)
     {
-        if (row0 + r * wg >= p.nq) break;
+        if (row0 + r * rowStep >= p.nq) break;
         // l is 0 only when every score was -inf (a fully masked row): output 0 rather than NaN.
         float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
         int base = p.oOff + b * p.oBatch + qi[r] * p.oTok + h * p.oHead;

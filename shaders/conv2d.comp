@@ -1,12 +1,14 @@
 #version 450
 // Direct 2D convolution, NCHW, weight [Cout, Cin/groups, KH, KW], with a fused epilogue:
 //   out = act(conv(in, w) + bias) + residual
-// Each invocation owns TC output channels x TP consecutive output pixels of one row in registers. The TP pixels of
-// a row read one strip of (TP-1)*S+KW inputs per (input channel, kernel row), so neighbouring taps share loads
-// (3x3 stride 1: 10 loads for 24 taps). Channel tiles live on the grid's y axis, so every lane of a workgroup reads
+// Each invocation owns TC output channels x TR output rows x TP consecutive output pixels per row in registers.
+// The TP pixels of a row read one strip of (TP-1)*S+KW inputs per (input channel, input row), so neighbouring taps
+// share loads (3x3 stride 1: 10 loads for 24 taps), and each input row is loaded once for all TR output rows that
+// use it (depthwise convs, which have no channel reuse, take TR > 1). Channel tiles live on the grid's y axis, so every lane of a workgroup reads
 // the same weights. No shared memory: on llvmpipe barriers are coroutine switches (DESIGN.md).
 // KH, KW and S are specialization constants so the tap loops unroll with constant offsets.
 #include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 layout(constant_id = 1) const int TC = 8;   // output channels per invocation; divides Cout/groups
@@ -14,7 +16,9 @@ layout(constant_id = 2) const int TP = 8;   // output pixels per invocation, alo
 layout(constant_id = 3) const int KH = 3;
 layout(constant_id = 4) const int KW = 3;
 layout(constant_id = 5) const int S = 1;    // stride
-const int XN = (TP - 1) * S + KW;           // input strip per kernel row
+layout(constant_id = 6) const int TR = 1;   // output rows per invocation
+const int XN = (TP - 1) * S + KW;           // input strip per input row
+const int RN = (TR - 1) * S + KH;           // input rows per invocation
 
 layout(std430, binding = 0) readonly buffer BufIn { STORE_T x[]; };
 layout(std430, binding = 1) readonly buffer BufW { STORE_T w[]; };
@@ -35,16 +39,17 @@ void main()
     const int n = int(gl_WorkGroupID.z);
     const int c0 = int(gl_WorkGroupID.y) * TC;
     const int t = int(gl_GlobalInvocationID.x);
-    const int oy = t / p.tilesPerRow;
+    const int rowTile = t / p.tilesPerRow;
+    const int oy = rowTile * TR;
     if (oy >= p.OH) return;
-    const int ox0 = (t - oy * p.tilesPerRow) * TP;
+    const int ox0 = (t - rowTile * p.tilesPerRow) * TP;
     const int ix0 = ox0 * S - p.pad;
     const int iyBase = oy * S - p.pad;
     const int ciBase = (c0 / p.coutPerGroup) * p.cinPerGroup;   // TC never straddles a group (host guarantees)
 
-    float acc[TC][TP];
+    float acc[TC][TR * TP];
     for (int c = 0; c < TC; c++)
-        for (int j = 0; j < TP; j++) acc[c][j] = 0.0;
+        for (int j = 0; j < TR * TP; j++) acc[c][j] = 0.0;
 
     // Strip columns outside the image read a clamped address and are zeroed by a select: no per-tap branches.
     int col[XN];
@@ -61,19 +66,28 @@ void main()
     {
         const int plane = (n * p.Cin + ciBase + ci) * p.H;
         const int wBase = c0 * wStride + ci * KH * KW;
-        for (int ky = 0; ky < KH; ky++)
+        // Every loop below has constant bounds and is unrolled, so xs[] and acc[][] stay in registers; rows outside
+        // the image are read clamped and zeroed rather than skipped, since a branch would block the unrolling.
+        [[unroll]] for (int rr = 0; rr < RN; rr++)
         {
-            const int iy = iyBase + ky;
-            if (iy < 0 || iy >= p.H) continue;
-            const int row = (plane + iy) * p.W;
+            const int iy = iyBase + rr;
+            const float rowInside = (iy >= 0 && iy < p.H) ? 1.0 : 0.0;
+            const int row = (plane + clamp(iy, 0, p.H - 1)) * p.W;
             float xs[XN];
-            for (int i = 0; i < XN; i++) xs[i] = LD(x[row + col[i]]) * inside[i];
-            for (int c = 0; c < TC; c++)
+            [[unroll]] for (int i = 0; i < XN; i++) xs[i] = LD(x[row + col[i]]) * (inside[i] * rowInside);
+            [[unroll]] for (int tr = 0; tr < TR; tr++)
             {
-                for (int kx = 0; kx < KW; kx++)
+                const int ky = rr - tr * S;   // constant after unrolling; out-of-range pairs vanish
+                if (ky >= 0 && ky < KH)
                 {
-                    float wv = LD(w[wBase + c * wStride + ky * KW + kx]);
-                    for (int j = 0; j < TP; j++) acc[c][j] = fma(wv, xs[j * S + kx], acc[c][j]);
+                    [[unroll]] for (int c = 0; c < TC; c++)
+                    {
+                        [[unroll]] for (int kx = 0; kx < KW; kx++)
+                        {
+                            float wv = LD(w[wBase + c * wStride + ky * KW + kx]);
+                            [[unroll]] for (int j = 0; j < TP; j++) acc[c][tr * TP + j] = fma(wv, xs[j * S + kx], acc[c][tr * TP + j]);
+                        }
+                    }
                 }
             }
         }
@@ -84,14 +98,18 @@ void main()
     {
         const int co = c0 + c;
         const float b = p.hasBias != 0 ? LD(bias[co]) : 0.0;
-        const int outRow = (n * p.Cout + co) * plane + oy * p.OW;
-        for (int j = 0; j < TP; j++)
+        for (int tr = 0; tr < TR; tr++)
         {
-            const int ox = ox0 + j;
-            if (ox >= p.OW) break;
-            float v = activate(acc[c][j] + b, p.act);
-            if (p.hasResidual != 0) v += LD(r[outRow + ox]);
-            y[outRow + ox] = ST(v);
+            if (oy + tr >= p.OH) break;
+            const int outRow = (n * p.Cout + co) * plane + (oy + tr) * p.OW;
+            for (int j = 0; j < TP; j++)
+            {
+                const int ox = ox0 + j;
+                if (ox >= p.OW) break;
+                float v = activate(acc[c][tr * TP + j] + b, p.act);
+                if (p.hasResidual != 0) v += LD(r[outRow + ox]);
+                y[outRow + ox] = ST(v);
+            }
         }
     }
 }

@@ -2,11 +2,15 @@
 // SAM's LayerNorm2d on NCHW: for each (n, y, x) normalise over C, then gamma/beta per channel and an optional
 // activation (GELU in the mask decoder's upscaling). Each invocation owns 4 neighbouring pixels and walks the
 // channels with stride HW, so one vec4 load serves 4 pixels (llvmpipe scalarises per-lane loads, DESIGN.md);
-// gamma/beta loads are uniform across lanes. Two passes over C (mean, then squared deviations), both on x - K with
-// K = the pixel's channel-0 value, for stability with a large common offset (see layernorm.comp).
+// gamma/beta loads are uniform across lanes. Statistics are never E[x²] - E[x]²: all sums are of x - K with
+// K = the pixel's channel-0 value (a large common offset costs no precision, see layernorm.comp), and the main path
+// reads the channels once for mean/variance (exact two-pass per register chunk, chunks merged pairwise) and once to
+// write: with a channel stride of HW the reads miss cache, so one read fewer was measurably faster than three passes.
 #include "common.glsl"
+#extension GL_EXT_control_flow_attributes : require
 
 layout(local_size_x_id = 0) in;
+const uint CH = 16u;
 
 #ifdef FP16
 #define STORE_V4 f16vec4
@@ -49,13 +53,37 @@ void main()
     {
         uint base4 = (plane + p0) >> 2;
         uint step4 = p.hw >> 2;
+        // Statistics in one read: chunks of CH channels are held in registers, each chunk's mean and squared
+        // deviations are exact two-pass values, and chunks are merged with Chan et al.'s pairwise update (stable).
+        // Everything is relative to K = channel 0 (as in layernorm.comp) so a large common offset costs no precision.
         vec4 K = vec4(x4[base4]);
-        vec4 s = vec4(0.0);
-        for (uint c = 0u; c < p.C; c++) s += vec4(x4[base4 + c * step4]) - K;
-        vec4 m = s * invC;
-        vec4 q = vec4(0.0);
-        for (uint c = 0u; c < p.C; c++) { vec4 d = (vec4(x4[base4 + c * step4]) - K) - m; q = fma(d, d, q); }
-        vec4 rstd = inversesqrt(q * invC + p.eps);
+        vec4 mean = vec4(0.0), m2 = vec4(0.0);
+        float seen = 0.0;
+        for (uint c0 = 0u; c0 < p.C; c0 += CH)
+        {
+            uint cnt = min(CH, p.C - c0);
+            vec4 v[CH];
+            vec4 s = vec4(0.0);
+            [[unroll]] for (uint k = 0u; k < CH; k++)
+            {
+                // Clamped index: a past-the-end channel is loaded (never out of bounds) but not counted.
+                vec4 xv = vec4(x4[base4 + min(c0 + k, p.C - 1u) * step4]) - K;
+                v[k] = k < cnt ? xv : vec4(0.0);
+                s += v[k];
+            }
+            float nb = float(cnt);
+            vec4 mb = s / nb;
+            vec4 qb = vec4(0.0);
+            [[unroll]] for (uint k = 0u; k < CH; k++)
+                if (k < cnt) { vec4 d = v[k] - mb; qb = fma(d, d, qb); }
+            float nt = seen + nb;
+            vec4 delta = mb - mean;
+            mean += delta * (nb / nt);
+            m2 += qb + delta * delta * (seen * nb / nt);
+            seen = nt;
+        }
+        vec4 rstd = inversesqrt(m2 * invC + p.eps);
+        vec4 m = mean;
         for (uint c = 0u; c < p.C; c++)
         {
             vec4 v = ((vec4(x4[base4 + c * step4]) - K) - m) * rstd * LD(gamma[c]) + LD(beta[c]);

@@ -33,3 +33,31 @@ public static class ImageIO
         if (!Cv2.ImWrite(path, m)) throw new IOException($"Cannot write '{path}'.");
     }
 }
+
+/// <summary>Draws masks over an image for people to look at.</summary>
+public static class Overlay
+{
+    /// <summary>Writes <paramref name="image"/> with each mask tinted in its own colour and outlined.</summary>
+    public static void Save(string path, RgbaImage image, IReadOnlyList<byte[]> masks, IReadOnlyList<(float X, float Y, bool Positive)>? points = null,
+                            (float X0, float Y0, float X1, float Y1)? box = null)
+    {
+        using var rgba = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC4, image.Pixels);
+        using var bgr = new Mat();
+        Cv2.CvtColor(rgba, bgr, ColorConversionCodes.RGBA2BGR);
+        Scalar[] colours = [new(255, 144, 30), new(60, 200, 60), new(40, 40, 230), new(200, 60, 200), new(0, 200, 230)];
+        for (int i = 0; i < masks.Count; i++)
+        {
+            using var m = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC1, masks[i]);
+            using var tint = new Mat(bgr.Size(), bgr.Type(), colours[i % colours.Length]);
+            using var blended = new Mat();
+            Cv2.AddWeighted(bgr, 0.45, tint, 0.55, 0, blended);
+            blended.CopyTo(bgr, m);
+            Cv2.FindContours(m, out var contours, out _, RetrievalModes.External, ContourApproximationModes.ApproxSimple);
+            Cv2.DrawContours(bgr, contours, -1, colours[i % colours.Length], 2);
+        }
+        if (box is { } b) Cv2.Rectangle(bgr, new Point(b.X0, b.Y0), new Point(b.X1, b.Y1), new Scalar(0, 255, 0), 2);
+        foreach (var p in points ?? [])
+            Cv2.DrawMarker(bgr, new Point(p.X, p.Y), p.Positive ? new Scalar(0, 255, 0) : new Scalar(0, 0, 255), MarkerTypes.Star, 24, 2);
+        if (!Cv2.ImWrite(path, bgr)) throw new IOException($"Cannot write '{path}'.");
+    }
+}

@@ -4,4 +4,6 @@ using SamRealtime.Cli;
 var root = new RootCommand("samrt: Segment Anything on Vulkan compute shaders");
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(SegmentCommand.Create());
+root.Subcommands.Add(DemoCommand.Create());
 return await root.Parse(args).InvokeAsync();

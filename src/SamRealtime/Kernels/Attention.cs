@@ -121,8 +121,8 @@ public sealed class Attention
         else if (biasBatchStride != 0)
             throw new ShapeException($"{name}: a bias batch stride was given without a bias.");
 
-        var (wg, rows, bk) = ChooseTiles(nq, nk, headDim);
-        var kernel = _ctx.Kernel(type == DataType.F16 ? "attention_f16" : "attention", Layout, wg, headDim, rows, bk);
+        var (wg, rows, bk, ksplit) = ChooseTiles(nq, nk, headDim);
+        var kernel = _ctx.Kernel(type == DataType.F16 ? "attention_f16" : "attention", Layout, wg, headDim, rows, bk, ksplit);
         var push = new Push
         {
             Nq = nq, Nk = nk,
@@ -134,29 +134,36 @@ public sealed class Attention
             Scale = scale,
         };
         var dummy = type == DataType.F16 ? _dummy16 : _dummy32;
-        uint gx = (uint)((nq + wg * rows - 1) / (wg * rows));
+        int rowsPerGroup = ksplit > 1 ? rows : wg * rows;
+        uint gx = (uint)((nq + rowsPerGroup - 1) / rowsPerGroup);
         // q, k and v may be one tensor (interleaved qkv): binding one buffer several times for reading is fine.
         cs.Dispatch(kernel, (gx, (uint)heads, (uint)batch), push,
                     q.Tensor.Buffer, k.Tensor.Buffer, v.Tensor.Buffer, (bias ?? dummy).Buffer, output.Tensor.Buffer);
     }
 
-    /// <summary>Workgroup size, query rows per invocation and keys per softmax block.</summary>
-    internal (int Wg, int Rows, int Bk) ChooseTiles(int nq, int nk, int headDim)
+    /// <summary>Workgroup size, query rows per invocation, keys per softmax block and key split (1 or the workgroup
+    /// size). Tuned on lavapipe, where a K/V load costs several FMAs even when every lane reads the same address:
+    /// lanes = one subgroup, and as many rows per invocation as registers allow, sharing each load.</summary>
+    internal (int Wg, int Rows, int Bk, int KSplit) ChooseTiles(int nq, int nk, int headDim)
     {
-        // Two rows per invocation halve the K/V loads (the cost next to the FMAs on llvmpipe) but need twice the
-        // registers; worth it only when there are enough rows to fill the lanes.
-        int rows = nq >= 256 && headDim <= 64 ? 2 : 1;
-        // The workgroup covers the rows of one (batch, head), rounded up to whole subgroups, so few lanes idle
-        // (49 rows -> 56 lanes on an 8-wide device); at most 64 lanes.
-        int sg = (int)Math.Max(1, _ctx.Info.SubgroupSize);
-        int perRow = (nq + rows - 1) / rows;
-        int wg = Math.Min(64, (perRow + sg - 1) / sg * sg);
-        wg = Math.Min(wg, (int)Math.Min(_ctx.Info.MaxComputeWorkGroupInvocations, _ctx.Info.MaxComputeWorkGroupSize[0]));
-        wg = Math.Max(wg, 1);
+        int maxWg = (int)Math.Min(_ctx.Info.MaxComputeWorkGroupInvocations, _ctx.Info.MaxComputeWorkGroupSize[0]);
+        int wg = Math.Clamp((int)_ctx.Info.SubgroupSize, 1, Math.Min(64, maxWg));
+        // q and the accumulator of every row stay in registers: about 256 floats of each per invocation.
+        int maxRows = Math.Clamp(256 / headDim, 1, 8);
         // A block that divides nk wastes no keys (49 -> 7, 7 -> 7); otherwise 8.
         int bk = Math.Min(8, nk);
         for (int c = 8; c >= 4; c--)
             if (nk % c == 0) { bk = c; break; }
-        return (wg, rows, bk);
+
+        // Few rows, many keys (token->image): lanes take turns over key blocks, each holding all rows.
+        if (nq <= maxRows && nk >= 16 * wg && wg > 1)
+        {
+            long shared = (long)wg * nq * (headDim + 2) * sizeof(float);
+            if (shared <= _ctx.Info.MaxComputeSharedMemorySize) return (wg, nq, bk, wg);
+        }
+        // Rows per invocation: the fewest row groups at maxRows, then the rows spread evenly (196 -> 4 groups of 7x8).
+        int groups = (nq + wg * maxRows - 1) / (wg * maxRows);
+        int rows = (nq + wg * groups - 1) / (wg * groups);
+        return (wg, rows, bk, 1);
     }
 }

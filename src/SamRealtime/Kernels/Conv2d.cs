@@ -63,10 +63,10 @@ public sealed class Conv2d
         if (residual == output || input == output)
             throw new ShapeException($"{name}: the output cannot alias the input or the residual.");
 
-        var (wx, tc, tp) = ChooseTiles(coutG, ow);
+        var (wx, tc, tp, tr) = ChooseTiles(coutG, cinG, ow, oh);
         int tilesPerRow = (ow + tp - 1) / tp;
-        long invocations = (long)tilesPerRow * oh;
-        var kernel = _ctx.Kernel(type == DataType.F16 ? "conv2d_f16" : "conv2d", Layout, wx, tc, tp, kernelH, kernelW, stride);
+        long invocations = (long)tilesPerRow * ((oh + tr - 1) / tr);
+        var kernel = _ctx.Kernel(type == DataType.F16 ? "conv2d_f16" : "conv2d", Layout, wx, tc, tp, kernelH, kernelW, stride, tr);
         var push = new Push
         {
             Cin = inChannels, H = height, W = width, Cout = outChannels, OH = oh, OW = ow,
@@ -84,15 +84,20 @@ public sealed class Conv2d
             throw new ShapeException($"{kernel}: {what} '{t.Name}' is {t.ShapeText} ({t.Length} values) but the call needs {expectedShape} ({expected}).");
     }
 
-    /// <summary>Output channels (TC) and pixels (TP) per invocation, and the workgroup width. TC divides the
-    /// channels per group so a tile never straddles two groups; depthwise convs (one channel per group) get a
-    /// longer pixel strip instead.</summary>
-    internal (int Wx, int Tc, int Tp) ChooseTiles(int coutPerGroup, int outWidth)
+    /// <summary>Output channels (TC), pixels per row (TP) and rows (TR) per invocation, and the workgroup width.
+    /// TC divides the channels per group so a tile never straddles two groups. Depthwise convs (one input channel
+    /// per output channel) reuse nothing across channels, so they take several rows instead: each loaded input row
+    /// then serves up to KH output rows.</summary>
+    internal (int Wx, int Tc, int Tp, int Tr) ChooseTiles(int coutPerGroup, int cinPerGroup, int outWidth, int outHeight)
     {
         int tc = coutPerGroup % 8 == 0 ? 8 : coutPerGroup % 4 == 0 ? 4 : coutPerGroup % 2 == 0 ? 2 : 1;
-        int tp = tc == 1 ? 16 : 8;
+        int tp = 8;
         while (tp > 1 && tp / 2 >= outWidth) tp /= 2;
+        int tr = 1;
+        if (tc == 1 && cinPerGroup == 1)
+            while (tr < 4 && tr < outHeight) tr *= 2;
+        if (Environment.GetEnvironmentVariable("TMP_TR") is string e) tr = int.Parse(e); //TMPAB
         int wx = (int)Math.Min(64u, Math.Min(_ctx.Info.MaxComputeWorkGroupInvocations, _ctx.Info.MaxComputeWorkGroupSize[0]));
-        return (wx, tc, tp);
+        return (wx, tc, tp, tr);
     }
 }

@@ -64,7 +64,9 @@ public sealed class AttentionTests(GpuFixture fixture, ITestOutputHelper output)
         { "head dim 64, per-batch bias", 3, 3, 33, 65, 64, (int)Layout.HeadMajor, 2, false },
         { "head dim 128", 2, 1, 10, 21, 128, (int)Layout.Dense, 1, false },
         { "nq = nk = 1", 3, 2, 1, 1, 16, (int)Layout.Dense, 1, false },
-        { "nq = 1", 1, 4, 1, 50, 32, (int)Layout.InterleavedQkv, 0, false },
+        { "nq = 1", 1, 4, 1, 50, 32, (int)Layout.Dense, 0, false },
+        { "keys split over lanes, bias", 2, 3, 5, 1001, 32, (int)Layout.HeadMajor, 2, false },
+        { "keys split, head dim 128", 1, 2, 2, 4097, 128, (int)Layout.Dense, 1, false },
         { "nk = 1", 2, 2, 300, 1, 16, (int)Layout.Dense, 0, false },
         { "odd head dim", 2, 3, 13, 11, 5, (int)Layout.Dense, 0, false },
         { "tinyvit stage1 fp16", 100, 2, 49, 49, 32, (int)Layout.InterleavedQkv, 1, true },
@@ -226,9 +228,9 @@ public sealed class AttentionTests(GpuFixture fixture, ITestOutputHelper output)
                 if (rep > 0 && cs.Timings.Count > 0) times.Add(cs.Timings[0].Milliseconds);
             }
             times.Sort();
-            var (wg, rows, bk) = att.ChooseTiles(nq, nk, dim);
+            var (wg, rows, bk, ksplit) = att.ChooseTiles(nq, nk, dim);
             output.WriteLine(times.Count == 0 ? $"{label}: no timestamps on this device"
-                : $"{label}: median {times[times.Count / 2]:F3} ms (min {times[0]:F3}) wg {wg} rows {rows} bk {bk}");
+                : $"{label}: median {times[times.Count / 2]:F3} ms (min {times[0]:F3}) wg {wg} rows {rows} bk {bk} ksplit {ksplit}");
         }
         Measure("tinyvit stage1 100x(49x49) 2 heads dim 32 + bias", 100, 2, 49, 49, 32, true, true);
         Measure("sam token->image 7x4096 8 heads dim 16", 1, 8, 7, 4096, 16, false, false);

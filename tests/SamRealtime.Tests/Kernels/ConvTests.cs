@@ -215,6 +215,8 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         var shapes = new (string Name, int Cin, int H, int Cout, int K, int S, int P, int G)[]
         {
             ("stem1 3->32 1024 s2", 3, 1024, 32, 3, 2, 1, 1),
+            ("dw 3x3 256 @256", 256, 256, 256, 3, 1, 1, 256), //TMPAB
+            ("dw 3x3 s2 256 @256", 256, 256, 256, 3, 2, 1, 256), //TMPAB
             ("stem2 32->64 512 s2", 32, 512, 64, 3, 2, 1, 1),
             ("mbconv 1x1 64->256 256", 64, 256, 256, 1, 1, 0, 1),
             ("dw 3x3 256 @256", 256, 256, 256, 3, 1, 1, 256),
@@ -239,6 +241,20 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
             ms.Sort();
             double flops = 2.0 * s.Cout * oh * oh * (s.Cin / s.G) * s.K * s.K;
             output.WriteLine($"{s.Name}: {ms[ms.Count / 2]:F2} ms median, {flops / ms[ms.Count / 2] / 1e6:F1} GFLOP/s");
+        }
+        {
+            // The same work as "mbconv 1x1" through Gemm, to calibrate against the GEMM numbers in DESIGN.md.
+            using var a = Ctx.Upload(Tests.Reference.Random(256 * 64, 1), [256, 64]);
+            using var b = Ctx.Upload(Tests.Reference.Random(64 * 65536, 2), [64, 65536]);
+            using var c = Ctx.CreateTensor([256, 65536]);
+            var gemm = new Gemm(Ctx);
+            for (int rep = 0; rep < 3; rep++)
+            {
+                using var cs = Ctx.BeginCommands(profile: true);
+                gemm.Record(cs, 256, 65536, 64, StridedView.RowMajor(a, 256, 64), StridedView.RowMajor(b, 64, 65536), StridedView.RowMajor(c, 256, 65536));
+                cs.Submit();
+                if (rep == 2) output.WriteLine($"gemm 256x65536x64 (same as mbconv 1x1): {cs.Timings.Sum(t => t.Milliseconds):F2} ms");
+            }
         }
         using var tx = Ctx.Upload(Tests.Reference.Random(256 * 64 * 64, 1), [1, 256, 64, 64]);
         using var tw = Ctx.Upload(Tests.Reference.Random(256 * 64 * 4, 2), [256, 64, 2, 2]);

@@ -115,6 +115,8 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         { 2, 3, 7 * 5, 1, false },        // hw not a multiple of 4 (ragged path), batch 2
         { 3, 1, 9, 0, false },            // one channel
         { 1, 257, 13, 2, false },
+        { 2, 3, 36, 1, false },           // hw % 4 == 0 with fewer channels than one register chunk
+        { 1, 37, 64, 0, false },          // a partial last chunk
         { 1, 64, 128 * 128, 1, true },
         { 2, 5, 11, 1, true },
     };
