@@ -36,10 +36,25 @@ layout(push_constant) uniform P {
     float scale;
 } p;
 
-// Per lane and row: D accumulators, the running max and the running sum. Size 1 when unused.
-const int SH_ROW = D + 2;
+// Head-dim loops run over vec4 chunks: D4 <= 32 iterations get fully unrolled by NIR, so the arrays stay in
+// registers. That is also a correctness matter on llvmpipe, which stops an invocation after 65535 loop iterations
+// in total: a 128-iteration d loop per key would hit that at a few thousand keys. With every inner loop unrolled only
+// the key-block loop counts (nk / (BK*KSPLIT) iterations).
+const int D4 = (D + 3) / 4;
+const int SH_ROW = D4 * 4 + 2;   // per lane and row: accumulator, running max, running sum
 const int SH_SIZE = KSPLIT > 1 ? KSPLIT * R * SH_ROW : 1;
 shared float sh[SH_SIZE];
+
+// Components past D (head dims that are not a multiple of 4) read element D-1 so they stay in bounds; q zeroes them.
+#define LOAD4(buf, base, c) vec4(LD(buf[(base) + min(4 * (c) + 0, D - 1)]), LD(buf[(base) + min(4 * (c) + 1, D - 1)]), \
+                                 LD(buf[(base) + min(4 * (c) + 2, D - 1)]), LD(buf[(base) + min(4 * (c) + 3, D - 1)]))
+
+void storeRow(int base, vec4 o[D4], float inv)
+{
+    for (int c = 0; c < D4; c++)
+        for (int e = 0; e < 4; e++)
+            if (4 * c + e < D) ob[base + 4 * c + e] = ST(o[c][e] * inv);
+}
 
 void main()
 {
@@ -55,8 +70,8 @@ void main()
     // Rows past nq are clamped to the last one so control flow stays uniform; they are just not stored.
     int qi[R];
     int biasRow[R];
-    float q[R][D];
-    float acc[R][D];
+    vec4 q[R][D4];
+    vec4 acc[R][D4];
     float m[R];
     float l[R];
     for (int r = 0; r < R; r++)
@@ -66,8 +81,9 @@ void main()
         biasRow[r] = b * p.biasBatch + (h * p.nq + i) * p.nk;
         int base = p.qOff + b * p.qBatch + i * p.qTok + h * p.qHead;
         // scale folded into q: (scale*q)·k == scale*(q·k) up to rounding, and saves a multiply per score.
-        for (int d = 0; d < D; d++) q[r][d] = LD(qb[base + d]) * p.scale;
-        for (int d = 0; d < D; d++) acc[r][d] = 0.0;
+        for (int c = 0; c < D4; c++)
+            q[r][c] = LOAD4(qb, base, c) * p.scale * vec4(lessThan(ivec4(4 * c) + ivec4(0, 1, 2, 3), ivec4(D)));
+        for (int c = 0; c < D4; c++) acc[r][c] = vec4(0.0);
         // Finite start so that exp(m_old - m_new) is 0, not NaN, before the first key.
         m[r] = -3.0e38;
         l[r] = 0.0;
@@ -84,25 +100,25 @@ void main()
         {
             // Keys past nk reuse the last key and get score -inf, so they add exactly 0.
             int j = min(j0 + t, p.nk - 1);
-            float kv[D];
-            for (int d = 0; d < D; d++) kv[d] = LD(kb[kBase + j * p.kTok + d]);
+            vec4 kv[D4];
+            for (int c = 0; c < D4; c++) kv[c] = LOAD4(kb, kBase + j * p.kTok, c);
             for (int r = 0; r < R; r++)
             {
-                float dot = 0.0;
-                for (int d = 0; d < D; d++) dot = fma(q[r][d], kv[d], dot);
+                vec4 d4 = vec4(0.0);
+                for (int c = 0; c < D4; c++) d4 = fma(q[r][c], kv[c], d4);
+                float dot = (d4.x + d4.y) + (d4.z + d4.w);
                 if (p.hasBias != 0) dot += LD(biasb[biasRow[r] + j]);
                 s[r][t] = j0 + t < p.nk ? dot : NEG_INF;
             }
         }
-        float corr[R];
         for (int r = 0; r < R; r++)
         {
             float mb = m[r];
             for (int t = 0; t < BK; t++) mb = max(mb, s[r][t]);
-            corr[r] = exp(m[r] - mb);
+            float corr = exp(m[r] - mb);
             m[r] = mb;
-            l[r] *= corr[r];
-            for (int d = 0; d < D; d++) acc[r][d] *= corr[r];
+            l[r] *= corr;
+            for (int c = 0; c < D4; c++) acc[r][c] *= corr;
         }
         for (int t = 0; t < BK; t++)
         {
@@ -113,10 +129,10 @@ void main()
                 pr[r] = exp(s[r][t] - m[r]);
                 l[r] += pr[r];
             }
-            for (int d = 0; d < D; d++)
+            for (int c = 0; c < D4; c++)
             {
-                float vv = LD(vb[vBase + j * p.vTok + d]);
-                for (int r = 0; r < R; r++) acc[r][d] = fma(pr[r], vv, acc[r][d]);
+                vec4 vv = LOAD4(vb, vBase + j * p.vTok, c);
+                for (int r = 0; r < R; r++) acc[r][c] = fma(vec4(pr[r]), vv, acc[r][c]);
             }
         }
     }
@@ -126,30 +142,31 @@ void main()
         for (int r = 0; r < R; r++)
         {
             int at = (lid * R + r) * SH_ROW;
-            for (int d = 0; d < D; d++) sh[at + d] = acc[r][d];
-            sh[at + D] = m[r];
-            sh[at + D + 1] = l[r];
+            for (int c = 0; c < D4; c++)
+                for (int e = 0; e < 4; e++) sh[at + 4 * c + e] = acc[r][c][e];
+            sh[at + 4 * D4] = m[r];
+            sh[at + 4 * D4 + 1] = l[r];
         }
         barrier();
-        // Lane lid merges rows lid, lid + KSPLIT, ...: rescale every partition to the common max.
+        // Lane lid merges rows lid, lid + KSPLIT, ...: every partition rescaled to the common max.
         for (int r = lid; r < R; r += KSPLIT)
         {
             if (row0 + r >= p.nq) break;
             float mm = -3.0e38;
-            for (int s2 = 0; s2 < KSPLIT; s2++) mm = max(mm, sh[(s2 * R + r) * SH_ROW + D]);
+            for (int s2 = 0; s2 < KSPLIT; s2++) mm = max(mm, sh[(s2 * R + r) * SH_ROW + 4 * D4]);
             float ll = 0.0;
-            float o[D];
-            for (int d = 0; d < D; d++) o[d] = 0.0;
+            vec4 o[D4];
+            for (int c = 0; c < D4; c++) o[c] = vec4(0.0);
             for (int s2 = 0; s2 < KSPLIT; s2++)
             {
                 int at = (s2 * R + r) * SH_ROW;
-                float f = exp(sh[at + D] - mm);
-                ll += sh[at + D + 1] * f;
-                for (int d = 0; d < D; d++) o[d] = fma(sh[at + d], f, o[d]);
+                float f = exp(sh[at + 4 * D4] - mm);
+                ll += sh[at + 4 * D4 + 1] * f;
+                for (int c = 0; c < D4; c++)
+                    o[c] = fma(vec4(sh[at + 4 * c], sh[at + 4 * c + 1], sh[at + 4 * c + 2], sh[at + 4 * c + 3]), vec4(f), o[c]);
             }
-            float inv = ll > 0.0 ? 1.0 / ll : 0.0;
-            int base = p.oOff + b * p.oBatch + (row0 + r) * p.oTok + h * p.oHead;
-            for (int d = 0; d < D; d++) ob[base + d] = ST(o[d] * inv);
+            // ll is 0 only when every score was -inf (a fully masked row): output 0 rather than NaN.
+            storeRow(p.oOff + b * p.oBatch + (row0 + r) * p.oTok + h * p.oHead, o, ll > 0.0 ? 1.0 / ll : 0.0);
         }
         return;
     }
@@ -157,9 +174,6 @@ void main()
     for (int r = 0; r < R; r++)
     {
         if (row0 + r * rowStep >= p.nq) break;
-        // l is 0 only when every score was -inf (a fully masked row): output 0 rather than NaN.
-        float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
-        int base = p.oOff + b * p.oBatch + qi[r] * p.oTok + h * p.oHead;
-        for (int d = 0; d < D; d++) ob[base + d] = ST(acc[r][d] * inv);
+        storeRow(p.oOff + b * p.oBatch + qi[r] * p.oTok + h * p.oHead, acc[r], l[r] > 0.0 ? 1.0 / l[r] : 0.0);
     }
 }

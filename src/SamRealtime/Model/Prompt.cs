@@ -21,7 +21,7 @@ public sealed record Prompt
     /// <summary>The sparse points exactly as the official predictor feeds sam.onnx: the points, then the box as two
     /// corner points, or one padding point at (0,0) with label -1 when there is no box. Coordinates are scaled to the
     /// resized 1024 frame.</summary>
-    internal PromptPoint[] SparsePoints(int origH, int origW, int size = 1024)
+    public PromptPoint[] SparsePoints(int origH, int origW, int size = 1024)
     {
         var (newH, newW) = ResizedSize(origH, origW, size);
         float sx = (float)newW / origW, sy = (float)newH / origH;

@@ -39,6 +39,12 @@ public sealed class SamModel : IDisposable
     public TimeSpan LastEncoderTime { get; private set; }
     public TimeSpan LastDecoderTime { get; private set; }
 
+    /// <summary>When set, GPU work is timed per dispatch (timestamp queries) into <see cref="LastEncoderKernels"/>
+    /// and <see cref="LastDecoderKernels"/>.</summary>
+    public bool Profile { get; set; }
+    public IReadOnlyList<KernelTiming> LastEncoderKernels { get; private set; } = [];
+    public IReadOnlyList<KernelTiming> LastDecoderKernels { get; private set; } = [];
+
     /// <summary>The preprocessed current image [1,3,1024,1024] on the GPU.</summary>
     public GpuTensor PreprocessedInput => _input;
 
@@ -103,11 +109,12 @@ public sealed class SamModel : IDisposable
     public void SetImage(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
     {
         var sw = Stopwatch.StartNew();
-        using (var cs = _ctx.BeginCommands())
+        using (var cs = _ctx.BeginCommands(Profile))
         {
             _k.Preprocess.Record(cs, pixels, format, width, height, strideBytes, _input);
             _encoder.Record(cs, _input, _embedding);
             cs.Submit();
+            LastEncoderKernels = cs.Timings.ToArray();
         }
         _width = width;
         _height = height;
@@ -134,10 +141,11 @@ public sealed class SamModel : IDisposable
             using var tokens = _ctx.Upload(tokenData, [batch, T, 256], _type, "sam.tokens");
             using var masks = g.Key.Item2 ? _ctx.Upload(items.SelectMany(x => x.p.MaskLogits!).ToArray(), [batch, 1, 256, 256], _type, "sam.maskin") : null;
             MaskDecoder.Outputs outputs;
-            using (var cs = _ctx.BeginCommands())
+            using (var cs = _ctx.BeginCommands(Profile))
             {
                 outputs = _decoder.Record(cs, _embedding, tokens, batch, T, masks);
                 cs.Submit();
+                LastDecoderKernels = cs.Timings.ToArray();
             }
             var iou = outputs.Iou.Read();
             var lowRes = outputs.MaskLogits.Read();
