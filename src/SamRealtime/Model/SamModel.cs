@@ -58,7 +58,9 @@ public sealed class SamModel : IDisposable
         catch { ctx.Dispose(); throw; }
     }
 
-    public SamModel(GpuContext ctx, string modelDir, bool ownsContext = false)
+    /// <param name="storage">Storage type of weights and activations; null: fp16 when the context was asked for it and
+    /// the device supports it, else fp32.</param>
+    public SamModel(GpuContext ctx, string modelDir, bool ownsContext = false, DataType? storage = null)
     {
         var encoderPath = Path.Combine(modelDir, "encoder.onnx");
         var decoderPath = Path.Combine(modelDir, "sam.onnx");
@@ -67,7 +69,9 @@ public sealed class SamModel : IDisposable
             if (!File.Exists(p)) throw new FileNotFoundException($"Model file missing: {p} (run models/fetch.sh).", p);
         _ctx = ctx;
         _ownsContext = ownsContext;
-        _type = ctx.Fp16Storage ? DataType.F16 : DataType.F32;
+        _type = storage ?? (ctx.Fp16Storage ? DataType.F16 : DataType.F32);
+        if (_type == DataType.F16 && !ctx.Info.StorageBuffer16Bit)
+            throw new VulkanException($"fp16 storage was requested but '{ctx.Info.Name}' has no 16-bit storage buffer support.");
         _k = new KernelSet(ctx);
         var encW = TinyVitWeights.Load(encoderPath);
         var decW = SamDecoderWeights.Load(decoderPath);

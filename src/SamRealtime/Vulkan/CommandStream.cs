@@ -120,11 +120,18 @@ public sealed unsafe class CommandStream : IDisposable
         for (int i = 0; i < buffers.Length; i++)
             (layout.Writes(i) ? _written : _read).Add(buffers[i].Handle.Handle);
 
+        var views = stackalloc BufferView[buffers.Length];
+        for (int i = 0; i < buffers.Length; i++)
+            if (layout.TexelFormat(i) is Format f)
+                views[i] = buffers[i].TexelView(f)
+                           ?? throw new ShapeException($"Kernel {kernel.Name}: buffer '{buffers[i].Name}' ({buffers[i].Size} bytes) cannot be viewed as {f} texels on this device.");
+
         var set = AllocateSet(kernel.SetLayout);
         var infos = stackalloc DescriptorBufferInfo[buffers.Length];
         var writes = stackalloc WriteDescriptorSet[buffers.Length];
         for (int i = 0; i < buffers.Length; i++)
         {
+            bool texel = layout.TexelFormat(i) is not null;
             infos[i] = new DescriptorBufferInfo { Buffer = buffers[i].Handle, Offset = 0, Range = Vk.WholeSize };
             writes[i] = new WriteDescriptorSet
             {
@@ -132,8 +139,9 @@ public sealed unsafe class CommandStream : IDisposable
                 DstSet = set,
                 DstBinding = (uint)i,
                 DescriptorCount = 1,
-                DescriptorType = DescriptorType.StorageBuffer,
-                PBufferInfo = &infos[i],
+                DescriptorType = texel ? DescriptorType.UniformTexelBuffer : DescriptorType.StorageBuffer,
+                PBufferInfo = texel ? null : &infos[i],
+                PTexelBufferView = texel ? &views[i] : null,
             };
         }
         _vk.UpdateDescriptorSets(_ctx.Device, (uint)buffers.Length, writes, 0, null);
@@ -269,13 +277,15 @@ public sealed unsafe class CommandStream : IDisposable
     {
         if (_setsInPool >= SetsPerPool)
         {
-            var size = new DescriptorPoolSize { Type = DescriptorType.StorageBuffer, DescriptorCount = SetsPerPool * 8 };
+            var sizes = stackalloc DescriptorPoolSize[2];
+            sizes[0] = new DescriptorPoolSize { Type = DescriptorType.StorageBuffer, DescriptorCount = SetsPerPool * 8 };
+            sizes[1] = new DescriptorPoolSize { Type = DescriptorType.UniformTexelBuffer, DescriptorCount = SetsPerPool * 4 };
             var info = new DescriptorPoolCreateInfo
             {
                 SType = StructureType.DescriptorPoolCreateInfo,
                 MaxSets = SetsPerPool,
-                PoolSizeCount = 1,
-                PPoolSizes = &size,
+                PoolSizeCount = 2,
+                PPoolSizes = sizes,
             };
             DescriptorPool pool;
             VulkanException.Check(_vk.CreateDescriptorPool(_ctx.Device, &info, null, &pool), "vkCreateDescriptorPool");

@@ -10,6 +10,16 @@ namespace SamRealtime.Vulkan;
 public sealed record KernelLayout(int Buffers, int PushBytes, int[] Written)
 {
     public bool Writes(int binding) => Array.IndexOf(Written, binding) >= 0;
+
+    /// <summary>Bindings that are read-only uniform texel buffers (GLSL samplerBuffer) instead of storage buffers,
+    /// with the texel format the command stream views the bound buffer as. Empty for ordinary kernels.</summary>
+    public (int Binding, Format Format)[] TexelBindings { get; init; } = [];
+
+    public Format? TexelFormat(int binding)
+    {
+        foreach (var (b, f) in TexelBindings) if (b == binding) return f;
+        return null;
+    }
 }
 
 /// <summary>A compute pipeline from embedded SPIR-V, with its specialization constants (ids 0..n-1, 32-bit).</summary>
@@ -31,6 +41,9 @@ public sealed unsafe class ComputeKernel
         Specialization = specialization.ToArray();
         if (layout.PushBytes > ctx.Info.MaxPushConstantsSize)
             throw new VulkanException($"Kernel {shader} needs {layout.PushBytes} bytes of push constants; the device allows {ctx.Info.MaxPushConstantsSize}.");
+        foreach (var (b, _) in layout.TexelBindings)
+            if (b < 0 || b >= layout.Buffers || layout.Writes(b))
+                throw new VulkanException($"Kernel {shader}: texel binding {b} must be a read-only binding below {layout.Buffers}.");
         var code = LoadSpirv(shader);
         var vk = ctx.Vk;
 
@@ -39,7 +52,7 @@ public sealed unsafe class ComputeKernel
             bindings[i] = new DescriptorSetLayoutBinding
             {
                 Binding = (uint)i,
-                DescriptorType = DescriptorType.StorageBuffer,
+                DescriptorType = layout.TexelFormat(i) is null ? DescriptorType.StorageBuffer : DescriptorType.UniformTexelBuffer,
                 DescriptorCount = 1,
                 StageFlags = ShaderStageFlags.ComputeBit,
             };

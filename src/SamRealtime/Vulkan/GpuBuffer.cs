@@ -38,7 +38,8 @@ public sealed unsafe class GpuBuffer : IDisposable
             SType = StructureType.BufferCreateInfo,
             // Rounded to 4 bytes so fp16 tensors of odd length can still be filled with vkCmdFillBuffer.
             Size = (size + 3) & ~3UL,
-            Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit,
+            Usage = BufferUsageFlags.StorageBufferBit | BufferUsageFlags.TransferSrcBit | BufferUsageFlags.TransferDstBit
+                    | (kind == BufferKind.Device ? BufferUsageFlags.UniformTexelBufferBit : 0),
             SharingMode = SharingMode.Exclusive,
         };
         VkBuffer buffer;
@@ -62,6 +63,39 @@ public sealed unsafe class GpuBuffer : IDisposable
             throw;
         }
         ctx.Allocator.Track(this);
+    }
+
+    private readonly Dictionary<Format, BufferView> _views = new();
+
+    /// <summary>A view of the whole buffer (offset 0, so no offset alignment applies) as <paramref name="format"/>
+    /// texels, created once and destroyed with the buffer; null when the buffer cannot be viewed so: not a device
+    /// buffer, the format lacks uniform-texel support, or it holds less than one or more than the device's
+    /// maxTexelBufferElements texels. Bytes past the last whole texel are not in the view.</summary>
+    internal BufferView? TexelView(Format format)
+    {
+        ObjectDisposedException.ThrowIf(Handle.Handle == 0, this);
+        if (_views.TryGetValue(format, out var cached)) return cached;
+        var info = _ctx.Info;
+        (ulong texel, bool supported) = format switch
+        {
+            Format.R32G32B32A32Sfloat => (16UL, info.UniformTexelRgba32F),
+            Format.R16G16B16A16Sfloat => (8UL, info.UniformTexelRgba16F),
+            _ => (0UL, false),
+        };
+        ulong texels = texel == 0 ? 0 : Size / texel;
+        if (!supported || Kind != BufferKind.Device || texels == 0 || texels > info.MaxTexelBufferElements) return null;
+        var create = new BufferViewCreateInfo
+        {
+            SType = StructureType.BufferViewCreateInfo,
+            Buffer = Handle,
+            Format = format,
+            Offset = 0,
+            Range = texels * texel,
+        };
+        BufferView view;
+        VulkanException.Check(_ctx.Vk.CreateBufferView(_ctx.Device, &create, null, &view), "vkCreateBufferView");
+        _views[format] = view;
+        return view;
     }
 
     internal bool DirectAccess => IsMapped && !(_ctx.Options.ForceStaging && Kind == BufferKind.Device);
@@ -110,6 +144,8 @@ public sealed unsafe class GpuBuffer : IDisposable
     public void Dispose()
     {
         if (Handle.Handle == 0) return;
+        foreach (var v in _views.Values) _ctx.Vk.DestroyBufferView(_ctx.Device, v, null);
+        _views.Clear();
         _ctx.Vk.DestroyBuffer(_ctx.Device, Handle, null);
         Handle = default;
         _ctx.Allocator.Free(_allocation);

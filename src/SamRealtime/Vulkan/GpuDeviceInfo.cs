@@ -19,6 +19,11 @@ public sealed record GpuDeviceInfo
     public required ulong MaxStorageBufferRange { get; init; }
     public required uint MaxTexelBufferElements { get; init; }
     public required ulong MinStorageBufferOffsetAlignment { get; init; }
+    public ulong MinTexelBufferOffsetAlignment { get; init; }
+    /// <summary>Whether RGBA32F / RGBA16F can back a uniform texel buffer (samplerBuffer); llvmpipe gathers texel
+    /// fetches far faster than per-lane storage-buffer loads (DESIGN.md), so kernels prefer them when possible.</summary>
+    public bool UniformTexelRgba32F { get; init; }
+    public bool UniformTexelRgba16F { get; init; }
     public required uint SubgroupSize { get; init; }
     public required bool SubgroupArithmetic { get; init; }
     public required bool StorageBuffer16Bit { get; init; }

