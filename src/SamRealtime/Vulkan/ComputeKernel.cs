@@ -46,6 +46,7 @@ public sealed unsafe class ComputeKernel
                 throw new VulkanException($"Kernel {shader}: texel binding {b} must be a read-only binding below {layout.Buffers}.");
         var code = LoadSpirv(shader);
         var vk = ctx.Vk;
+        GpuContext.CurrentOperation = $"creating kernel {shader} [{string.Join(",", Specialization)}]";
 
         var bindings = new DescriptorSetLayoutBinding[layout.Buffers];
         for (int i = 0; i < bindings.Length; i++)
@@ -140,6 +141,7 @@ public sealed unsafe class ComputeKernel
         finally
         {
             if (module.Handle != 0) vk.DestroyShaderModule(ctx.Device, module, null);
+            GpuContext.CurrentOperation = null;
         }
     }
 

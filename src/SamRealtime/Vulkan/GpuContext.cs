@@ -35,6 +35,9 @@ public sealed unsafe class GpuContext : IDisposable
     private readonly object _queueLock = new();
     private bool _disposed;
 
+    /// <summary>What this thread is doing, attached to validation messages so they name the kernel involved.</summary>
+    [ThreadStatic] internal static string? CurrentOperation;
+
     public GpuDeviceInfo Info { get; }
     public GpuOptions Options { get; }
     public bool ValidationEnabled { get; }
@@ -482,6 +485,7 @@ public sealed unsafe class GpuContext : IDisposable
             if (GCHandle.FromIntPtr((nint)user).Target is not GpuContext ctx) return false;
             var text = SilkMarshal.PtrToString((nint)data->PMessage) ?? "";
             var sev = (severity & DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt) != 0 ? "error" : "warning";
+            if (CurrentOperation is { } op) text = $"(while {op}) {text}";
             ctx._validation.Enqueue(new ValidationMessage(sev, text));
             if (Environment.GetEnvironmentVariable("SAMRT_VALIDATION_PRINT") == "1")
                 Console.Error.WriteLine($"[vulkan {sev}] {text}");
