@@ -150,10 +150,9 @@ public sealed class Attention
         int wg = Math.Clamp((int)_ctx.Info.SubgroupSize, 1, Math.Min(64, maxWg));
         // q and the accumulator of every row stay in registers: about 256 floats of each per invocation.
         int maxRows = Math.Clamp(256 / headDim, 1, 8);
-        // A block that divides nk wastes no keys (49 -> 7, 7 -> 7); otherwise 8.
-        int bk = Math.Min(8, nk);
-        for (int c = 8; c >= 4; c--)
-            if (nk % c == 0) { bk = c; break; }
+        // Keys per online-softmax block: 1-2 measured fastest on lavapipe for every SAM/TinyViT shape (larger blocks
+        // save rescales but keep R*BK scores live and the key loop body stops unrolling); an odd nk wastes one key.
+        int bk = Math.Min(2, nk);
 
         // Few rows, many keys (token->image): lanes take turns over key blocks, each holding all rows.
         if (nq <= maxRows && nk >= 16 * wg && wg > 1)
