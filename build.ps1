@@ -31,7 +31,7 @@ function Setup {
         Remove-Item -Recurse -Force $tmp
     }
 }
-function Build { dotnet build SamRealtime.sln -c $Config -warnaserror -nologo -v:q; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
+function Build { dotnet build SamRealtime.sln -c $Config -nologo -v:q; if ($LASTEXITCODE) { exit $LASTEXITCODE } }
 function Samrt { dotnet "src/SamRealtime.Cli/bin/$Config/net10.0/samrt.dll" @args; exit $LASTEXITCODE }
 
 switch ($Command) {

@@ -36,7 +36,7 @@ setup() {
 
 build() {
     log "building ($CONFIG)"
-    dotnet build SamRealtime.sln -c "$CONFIG" -warnaserror -nologo -v:q
+    dotnet build SamRealtime.sln -c "$CONFIG" -nologo -v:q
 }
 
 samrt() { dotnet "src/SamRealtime.Cli/bin/$CONFIG/net10.0/samrt.dll" "$@"; }
