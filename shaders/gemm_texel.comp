@@ -72,7 +72,8 @@ void main()
     }
     else
     {
-        const int TN4 = TN / 4;
+        // Rounded up so the array below has a valid size even when this branch is specialised away (TN < 4).
+        const int TN4 = (TN + 3) / 4;
         const int bBase = (p.bOff + batch * p.bBatch) >> 2;
         const int bRow4 = p.bK >> 2;
         int bCol[TN4];

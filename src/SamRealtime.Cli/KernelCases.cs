@@ -37,5 +37,25 @@ internal static class KernelCases
                                   StridedView.RowMajor(c, m, n), 1, bias, BiasMode.PerColumn, Activation.Gelu),
                 [a, w, bias, c]);
         }
+        // Other SAM-sized shapes; B is a weight [N,K] viewed transposed unless noted. "storage" forces the
+        // storage-buffer shader for comparison with the texel one.
+        foreach (var (m, n, k, storage) in new[] { (4096, 512, 128, true), (4096, 128, 512, false), (16384, 256, 128, false) })
+        {
+            var a = Rand(ctx, m, k); var w = Rand(ctx, n, k); var bias = Rand(ctx, n); var c = ctx.CreateTensor([m, n]);
+            var gemm = new Gemm(ctx) { AllowTexel = !storage };
+            yield return new KernelCase(storage ? "gemm-storage" : "gemm", $"{m}x{n}x{k} +bias", 2.0 * m * n * k, 0,
+                cs => gemm.Record(cs, m, n, k, StridedView.RowMajor(a, m, k), StridedView.RowMajor(w, n, k).Transposed(),
+                                  StridedView.RowMajor(c, m, n), 1, bias, BiasMode.PerColumn),
+                [a, w, bias, c]);
+        }
+        {
+            // Decoder masks = hyper_in[4x32] · upscaled[32 x 256²]: B contiguous along N.
+            int m = 4, k = 32, n = 65536;
+            var a = Rand(ctx, m, k); var b = Rand(ctx, k, n); var c = ctx.CreateTensor([m, n]);
+            var gemm = new Gemm(ctx);
+            yield return new KernelCase("gemm", $"{m}x{n}x{k} B along N", 2.0 * m * n * k, 0,
+                cs => gemm.Record(cs, m, n, k, StridedView.RowMajor(a, m, k), StridedView.RowMajor(b, k, n), StridedView.RowMajor(c, m, n)),
+                [a, b, c]);
+        }
     }
 }

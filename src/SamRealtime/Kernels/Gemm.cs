@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SamRealtime.Vulkan;
+using Silk.NET.Vulkan;
 
 namespace SamRealtime.Kernels;
 
@@ -8,11 +9,18 @@ public enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 /// <summary>
 /// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp).
 /// A is M×K, B is K×N, C and the residual are M×N; a batch stride of 0 broadcasts an operand.
+/// Two shaders, chosen per call: gemm_texel (A and B as vec4 texels; needs A contiguous along K, B contiguous along
+/// K or N, K and all A/B offsets and strides multiples of 4, and the buffers within the device's texel-buffer
+/// limits) and gemm (any strides). Both accumulate in the same order, so they give identical results.
 /// </summary>
 public sealed class Gemm
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
+    private static readonly KernelLayout TexelLayout32 = new(5, Marshal.SizeOf<Push>(), [4])
+        { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat)] };
+    private static readonly KernelLayout TexelLayout16 = new(5, Marshal.SizeOf<Push>(), [4])
+        { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat)] };
     private readonly GpuTensor _dummy32, _dummy16;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -65,8 +73,22 @@ public sealed class Gemm
             r.Check(name, "residual", batch, m, n);
         }
 
-        var (wx, wy, tm, tn) = ChooseTiles(m, n);
-        var kernel = _ctx.Kernel(type == DataType.F16 ? "gemm_f16" : "gemm", Layout, wx, wy, tm, tn);
+        int bMode = TexelMode(m, n, k, a, b, batch);
+        ComputeKernel kernel;
+        int wx, wy, tm, tn;
+        if (bMode >= 0)
+        {
+            (wx, wy, tm, tn) = ChooseTexelTiles(m, n, bMode);
+            kernel = type == DataType.F16
+                ? _ctx.Kernel("gemm_texel_f16", TexelLayout16, wx, wy, tm, tn, bMode)
+                : _ctx.Kernel("gemm_texel", TexelLayout32, wx, wy, tm, tn, bMode);
+        }
+        else
+        {
+            (wx, wy, tm, tn) = ChooseTiles(m, n);
+            kernel = _ctx.Kernel(type == DataType.F16 ? "gemm_f16" : "gemm", Layout, wx, wy, tm, tn);
+        }
+        LastPath = bMode < 0 ? "storage" : bMode == 0 ? "texel-bk" : "texel-bn";
         var push = new Push
         {
             M = m, N = n, K = k,
@@ -82,6 +104,47 @@ public sealed class Gemm
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernel, (gx, gy, (uint)batch), push,
                     a.Tensor.Buffer, b.Tensor.Buffer, (bias ?? dummy).Buffer, (residual?.Tensor ?? dummy).Buffer, c.Tensor.Buffer);
+    }
+
+    /// <summary>False forces the storage-buffer shader (for comparisons in tests and benchmarks).</summary>
+    public bool AllowTexel { get; init; } = true;
+
+    /// <summary>Which shader the last <see cref="Record"/> used ("storage", "texel-bk" or "texel-bn"); for tests and benchmarks.</summary>
+    public string LastPath { get; private set; } = "";
+
+    /// <summary>The gemm_texel B mode (0: B contiguous along K, 1: along N) when this call can read A and B as vec4
+    /// texels, else -1 (the storage-buffer shader handles it).</summary>
+    private int TexelMode(int m, int n, int k, StridedView a, StridedView b, int batch)
+    {
+        var info = _ctx.Info;
+        var type = a.Tensor.Type;
+        if (!AllowTexel || !(type == DataType.F32 ? info.UniformTexelRgba32F : info.UniformTexelRgba16F)) return -1;
+        static bool Q(int v) => (v & 3) == 0;
+        if (!Q(k) || a.ColStride != 1 || !Q(a.Offset) || (m > 1 && !Q(a.RowStride)) || (batch > 1 && !Q(a.BatchStride))) return -1;
+        if (!Q(b.Offset) || (batch > 1 && !Q(b.BatchStride))) return -1;
+        int mode;
+        if (b.RowStride == 1 && (n == 1 || Q(b.ColStride))) mode = 0;
+        else if (b.ColStride == 1 && Q(n) && Q(b.RowStride)) mode = 1;
+        else return -1;
+        var format = type == DataType.F32 ? Format.R32G32B32A32Sfloat : Format.R16G16B16A16Sfloat;
+        // A view covers the whole buffer; null when it would exceed maxTexelBufferElements.
+        if (a.Tensor.Buffer.TexelView(format) is null || b.Tensor.Buffer.TexelView(format) is null) return -1;
+        return mode;
+    }
+
+    /// <summary>Tiles for gemm_texel. On lavapipe 8x8 beat 4x4, 4x8, 8x4, 16x8 and 8x16 (1.2-2.5x over 4x4; a
+    /// 16-thread load made finer tuning noise). B mode 1 needs TN a multiple of 4 (one texel of B per 4 columns).</summary>
+    internal (int Wx, int Wy, int Tm, int Tn) ChooseTexelTiles(int m, int n, int bMode)
+    {
+        // Up to 8 rows, one invocation covers all of M (decoder tokens, the 4 mask rows) so no lane idles on rows.
+        int tm = m >= 64 ? 8 : m <= 8 ? m : 4;
+        int tn = n >= 64 ? 8 : n >= 16 || bMode == 1 ? 4 : 1;
+        int wx = 8, wy = 8;
+        int maxInv = (int)_ctx.Info.MaxComputeWorkGroupInvocations;
+        while (wx * wy > maxInv) { if (wx >= wy) wx /= 2; else wy /= 2; }
+        if (m <= tm) { wx *= wy; wy = 1; }
+        wx = Math.Min(wx, (int)_ctx.Info.MaxComputeWorkGroupSize[0]);
+        return (wx, wy, tm, tn);
     }
 
     /// <summary>Register tile per invocation and workgroup shape. Small matrices (decoder tokens) get small tiles so

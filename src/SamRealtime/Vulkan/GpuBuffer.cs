@@ -73,8 +73,17 @@ public sealed unsafe class GpuBuffer : IDisposable
     /// maxTexelBufferElements texels. Bytes past the last whole texel are not in the view.</summary>
     internal BufferView? TexelView(Format format)
     {
-        ObjectDisposedException.ThrowIf(Handle.Handle == 0, this);
-        if (_views.TryGetValue(format, out var cached)) return cached;
+        // Locked: streams on several threads may record with the same weights.
+        lock (_views)
+        {
+            ObjectDisposedException.ThrowIf(Handle.Handle == 0, this);
+            if (_views.TryGetValue(format, out var cached)) return cached;
+            return CreateTexelView(format);
+        }
+    }
+
+    private BufferView? CreateTexelView(Format format)
+    {
         var info = _ctx.Info;
         (ulong texel, bool supported) = format switch
         {
@@ -144,8 +153,11 @@ public sealed unsafe class GpuBuffer : IDisposable
     public void Dispose()
     {
         if (Handle.Handle == 0) return;
-        foreach (var v in _views.Values) _ctx.Vk.DestroyBufferView(_ctx.Device, v, null);
-        _views.Clear();
+        lock (_views)
+        {
+            foreach (var v in _views.Values) _ctx.Vk.DestroyBufferView(_ctx.Device, v, null);
+            _views.Clear();
+        }
         _ctx.Vk.DestroyBuffer(_ctx.Device, Handle, null);
         Handle = default;
         _ctx.Allocator.Free(_allocation);

@@ -88,6 +88,76 @@ public sealed class GemmTests(GpuFixture fixture) : GpuTest(fixture)
         Tests.Reference.AssertClose(want, got, atol, rtol, $"gemm {batch}x{m}x{n}x{k}");
     }
 
+    public static TheoryData<int, int, int, int, bool, bool, int, bool, int, string> PathCases() => new()
+    {
+        // batch, M, N, K, transB (B a weight [N,K] viewed transposed), bias, act, fp16, A offset, expected shader
+        { 1, 4096, 128, 64, true, true, 1, false, 0, "texel-bk" },   // TinyViT shape, weight transposed, GELU
+        { 1, 257, 129, 36, true, true, 2, false, 0, "texel-bk" },    // edges of every tile, K = 4*9
+        { 3, 49, 49, 32, true, false, 0, false, 0, "texel-bk" },     // batched, N and M odd
+        { 1, 7, 256, 256, true, true, 0, false, 0, "texel-bk" },     // decoder tokens (small M)
+        { 1, 77, 1, 32, true, true, 2, false, 0, "texel-bk" },      // N = 1 (TN = 1)
+        { 1, 1, 10, 64, true, true, 0, true, 0, "texel-bk" },       // M = 1, small N, fp16
+        { 1, 1, 8, 8, false, false, 0, false, 0, "texel-bn" },       // M = 1, TN = 4 with B along N
+        { 1, 4, 4096, 32, false, false, 0, false, 0, "texel-bn" },   // masks = hyper · up: B contiguous along N
+        { 2, 65, 36, 12, false, true, 2, false, 0, "texel-bn" },
+        { 2, 300, 200, 160, true, true, 1, true, 0, "texel-bk" },    // fp16 through RGBA16F texels
+        { 1, 33, 64, 64, false, false, 0, true, 0, "texel-bn" },
+        { 1, 64, 64, 30, true, true, 0, false, 0, "storage" },      // K not a multiple of 4
+        { 1, 64, 30, 32, false, false, 0, false, 0, "storage" },    // B along N with N not a multiple of 4
+        { 1, 64, 64, 32, true, false, 0, false, 2, "storage" },     // A offset not a multiple of 4
+        { 1, 64, 64, 32, true, false, 0, false, 4, "texel-bk" },    // ... but a multiple of 4 is fine
+    };
+
+    // The texel shader must pick the expected path and reproduce the storage-buffer shader bit for bit (same fma
+    // order), and both must match the double reference (same tolerances as above).
+    [Theory]
+    [MemberData(nameof(PathCases))]
+    public void TexelPathMatchesStoragePath(int batch, int m, int n, int k, bool tb, bool withBias, int act, bool fp16,
+                                            int aOffset, string path)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        var seed = m * 13 + n * 5 + k;
+        var a = Tests.Reference.Random(aOffset + batch * m * k, seed);
+        var b = Tests.Reference.Random(batch * k * n, seed + 1);
+        var bias = withBias ? Tests.Reference.Random(n, seed + 2) : null;
+        var res = Tests.Reference.Random(batch * m * n, seed + 3);
+        if (fp16)
+        {
+            a = Tests.Reference.ToHalf(a); b = Tests.Reference.ToHalf(b); res = Tests.Reference.ToHalf(res);
+            if (bias is not null) bias = Tests.Reference.ToHalf(bias);
+        }
+        var mode = withBias ? BiasMode.PerColumn : BiasMode.None;
+        var want = Reference(a[aOffset..], b, bias, mode, (Activation)act, res, batch, m, n, k, false, tb, k * n, 1f);
+
+        using var ta_ = Ctx.Upload(a, [a.Length], type, "A");
+        using var tb_ = Ctx.Upload(b, [batch, k, n], type, "B");
+        using var tbias = bias is null ? null : Ctx.Upload(bias, [bias.Length], type, "bias");
+        using var tres = Ctx.Upload(res, [batch, m, n], type, "res");
+        var av = StridedView.RowMajor(ta_, m, k, aOffset);
+        var bv = tb ? new StridedView(tb_, 0, k * n, 1, k) : StridedView.RowMajor(tb_, k, n);
+        var outs = new float[2][];
+        string? used = null;
+        foreach (var texel in new[] { true, false })
+        {
+            using var tc = Ctx.CreateTensor([batch, m, n], type, "C");
+            var gemm = new Gemm(Ctx) { AllowTexel = texel };
+            using (var cs = Ctx.BeginCommands())
+            {
+                gemm.Record(cs, m, n, k, av, bv, StridedView.RowMajor(tc, m, n), batch, tbias, mode, (Activation)act,
+                            StridedView.RowMajor(tres, m, n));
+                cs.Submit();
+            }
+            if (texel) used = gemm.LastPath;
+            else Assert.Equal("storage", gemm.LastPath);
+            outs[texel ? 0 : 1] = tc.Read();
+        }
+        Assert.Equal(path, used);
+        Assert.Equal(outs[1], outs[0]);
+        double atol = fp16 ? 2e-2 + 1e-3 * Math.Sqrt(k) : 1e-5 * Math.Sqrt(k);
+        double rtol = fp16 ? 2e-3 : 1e-5;
+        Tests.Reference.AssertClose(want, outs[0], atol, rtol, $"gemm {path} {batch}x{m}x{n}x{k}");
+    }
+
     [Fact]
     public void BroadcastBAcrossBatch()
     {
