@@ -94,15 +94,23 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         using var tb = bias is null ? null : Ctx.Upload(bias, [cout], type, "bias");
         using var tr = res is null ? null : Ctx.Upload(res, [n, cout, oh, ow], type, "res");
         using var ty = Ctx.CreateTensor([n, cout, oh, ow], type, "y");
-        using (var cs = Ctx.BeginCommands())
-        {
-            new Conv2d(Ctx).Record(cs, tx, tw, tb, ty, n, cin, h, w, cout, kh, kw, stride, pad, groups, (Activation)act, tr);
-            cs.Submit();
-        }
         int k = cinG * kh * kw;
         double atol = fp16 ? 2e-2 + 1e-3 * Math.Sqrt(k) : 1e-5 * Math.Sqrt(k);
         double rtol = fp16 ? 2e-3 : 1e-5;
-        Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"conv2d {cin}->{cout} {h}x{w} k{kh}x{kw} s{stride} p{pad} g{groups}");
+        // Both the GEMM route (ungrouped convs) and the direct kernel must match the reference.
+        foreach (var allowGemm in new[] { true, false })
+        {
+            var conv = new Conv2d(Ctx) { AllowGemm = allowGemm };
+            using (var cs = Ctx.BeginCommands())
+            {
+                conv.Record(cs, tx, tw, tb, ty, n, cin, h, w, cout, kh, kw, stride, pad, groups, (Activation)act, tr);
+                cs.Submit();
+            }
+            if (groups == 1 && allowGemm && Ctx.Info.UniformTexelRgba32F)
+                Assert.Equal(kh == 1 && kw == 1 && stride == 1 && pad == 0 ? "gemm" : "im2col+gemm", conv.LastPath);
+            else Assert.Equal("direct", conv.LastPath);
+            Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"conv2d ({conv.LastPath}) {cin}->{cout} {h}x{w} k{kh}x{kw} s{stride} p{pad} g{groups}");
+        }
     }
 
     [Fact]
