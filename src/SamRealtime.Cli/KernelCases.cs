@@ -57,5 +57,90 @@ internal static class KernelCases
                 cs => gemm.Record(cs, m, n, k, StridedView.RowMajor(a, m, k), StridedView.RowMajor(b, k, n), StridedView.RowMajor(c, m, n)),
                 [a, b, c]);
         }
+        {
+            // TinyViT stage-1 window attention: 100 windows (64x64 padded to 70x70, window 7) x 49 tokens, 2 heads, dim 32,
+            // interleaved qkv, per-head bias.
+            int win = 100, nt = 49, heads = 2, hd = 32, c = heads * hd;
+            var qkv = Rand(ctx, win, nt, 3 * c); var bias = Rand(ctx, heads, nt, nt); var o = ctx.CreateTensor([win, nt, c]);
+            var att = new Attention(ctx);
+            int tok = 3 * c, bs = nt * tok;
+            yield return new KernelCase("attention", $"{win}x{heads}x{nt}x{nt}x{hd} +bias", 4.0 * win * heads * nt * nt * hd, 0,
+                cs => att.Record(cs, new HeadView(qkv, 0, bs, tok, 3 * hd), new HeadView(qkv, hd, bs, tok, 3 * hd), new HeadView(qkv, 2 * hd, bs, tok, 3 * hd),
+                                 new HeadView(o, 0, nt * c, c, hd), win, heads, nt, nt, hd, 0.17677669f, bias),
+                [qkv, bias, o]);
+        }
+        {
+            // SAM decoder token->image attention: 7 tokens over 4096 image tokens, 8 heads of 16.
+            int nq = 7, nk = 4096, heads = 8, hd = 16, c = heads * hd;
+            var q = Rand(ctx, nq, c); var k = Rand(ctx, nk, c); var v = Rand(ctx, nk, c); var o = ctx.CreateTensor([nq, c]);
+            var att = new Attention(ctx);
+            yield return new KernelCase("attention", $"{heads}x{nq}x{nk}x{hd}", 4.0 * heads * nq * nk * hd, 0,
+                cs => att.Record(cs, HeadView.Dense(q, nq, heads, hd), HeadView.Dense(k, nk, heads, hd), HeadView.Dense(v, nk, heads, hd),
+                                 HeadView.Dense(o, nq, heads, hd), 1, heads, nq, nk, hd, 0.25f),
+                [q, k, v, o]);
+        }
+        foreach (var (rows, ch) in new[] { (4900, 128), (4096, 320) })
+        {
+            var x = Rand(ctx, rows, ch); var g = Rand(ctx, ch); var b = Rand(ctx, ch); var y = ctx.CreateTensor([rows, ch]);
+            var ln = new LayerNorm(ctx);
+            yield return new KernelCase("layernorm", $"{rows}x{ch}", 0, 8.0 * rows * ch, cs => ln.Record(cs, x, y, g, b, rows, ch, 1e-5f), [x, g, b, y]);
+        }
+        {
+            var x = Rand(ctx, 1, 256, 64, 64); var g = Rand(ctx, 256); var b = Rand(ctx, 256); var y = ctx.CreateTensor([1, 256, 64, 64]);
+            var ln = new LayerNorm2d(ctx);
+            yield return new KernelCase("layernorm2d", "1x256x64x64", 0, 8.0 * 256 * 4096, cs => ln.Record(cs, x, y, g, b, 1, 256, 4096, 1e-6f), [x, g, b, y]);
+        }
+        {
+            int n = 256 * 256 * 64;
+            var a = Rand(ctx, n); var b = Rand(ctx, n); var y = ctx.CreateTensor([n]);
+            var ew = new Elementwise(ctx);
+            yield return new KernelCase("elementwise", $"add+GELU {n}", 0, 12.0 * n, cs => ew.AddActivate(cs, a, b, y, Activation.Gelu, n), [a, b, y]);
+        }
+        {
+            var x = Rand(ctx, 128 * 128, 128); var w = ctx.CreateTensor([(int)Window.PartitionedLength(1, 128, 128, 128, 7)]);
+            var win = new Window(ctx);
+            yield return new KernelCase("window", "partition 128x128x128 ws7", 0, 4.0 * (x.Length + w.Length), cs => win.Partition(cs, x, w, 1, 128, 128, 128, 7), [x, w]);
+        }
+        {
+            var x = Rand(ctx, 4096, 256); var y = ctx.CreateTensor([256, 4096]);
+            var p = new Permute(ctx);
+            yield return new KernelCase("permute", "4096x256", 0, 8.0 * x.Length, cs => p.Transpose(cs, x, y, 1, 4096, 256), [x, y]);
+        }
+        {
+            var x = Rand(ctx, 4096, 49); var y = ctx.CreateTensor([4096, 49]);
+            var sm = new Softmax(ctx);
+            yield return new KernelCase("softmax", "4096x49", 0, 8.0 * x.Length, cs => sm.Record(cs, x, y, 4096, 49), [x, y]);
+        }
+        foreach (var (cin, cout, size, k, stride, groups, gemm) in new[]
+                 { (256, 256, 256, 3, 1, 256, false), (256, 256, 64, 3, 1, 1, true), (256, 256, 64, 3, 1, 1, false), (64, 256, 256, 1, 1, 1, true), (32, 64, 512, 3, 2, 1, true) })
+        {
+            int o = Conv2d.OutputSize(size, k, stride, k / 2);
+            var x = Rand(ctx, 1, cin, size, size); var w = Rand(ctx, cout, cin / groups, k, k); var b = Rand(ctx, cout);
+            var y = ctx.CreateTensor([1, cout, o, o]);
+            var conv = new Conv2d(ctx) { AllowGemm = gemm };
+            string label = groups > 1 ? "conv2d-depthwise" : gemm ? "conv2d-gemm" : "conv2d-direct";
+            yield return new KernelCase(label, $"{cin}->{cout} {size}x{size} k{k} s{stride} g{groups}", 2.0 * cout * (cin / groups) * k * k * o * o, 0,
+                cs => conv.Record(cs, x, w, b, y, 1, cin, size, size, cout, k, k, stride, k / 2, groups), [x, w, b, y]);
+        }
+        {
+            var x = Rand(ctx, 1, 256, 64, 64); var w = Rand(ctx, 256, 64, 2, 2); var b = Rand(ctx, 64); var y = ctx.CreateTensor([1, 64, 128, 128]);
+            var ct = new ConvTranspose2d(ctx);
+            yield return new KernelCase("conv_transpose2x2", "256->64 64x64", 2.0 * 256 * 64 * 4 * 4096, 0,
+                cs => ct.Record(cs, x, w, b, y, 1, 256, 64, 64, 64), [x, w, b, y]);
+        }
+        {
+            var x = Rand(ctx, 1, 256, 256); var y = ctx.CreateTensor([1, 1200, 1800]); var mid = ctx.CreateTensor([1, 1024, 1024]);
+            var rs = new Resize(ctx);
+            yield return new KernelCase("resize", "256->1024->1200x1800", 0, 4.0 * (65536 + 2 * 1024 * 1024 + 1200 * 1800),
+                cs => { rs.Record(cs, x, mid, 1, 256, 256, 256, 256, 1024, 1024); rs.Record(cs, mid, y, 1, 1024, 1024, 683, 1024, 1200, 1800); }, [x, y, mid]);
+        }
+        {
+            var px = ctx.CreateBuffer(1800 * 1200 * 4, BufferKind.Device, "pixels");
+            px.Write(new byte[1800 * 1200 * 4]);
+            var y = ctx.CreateTensor([1, 3, 1024, 1024]);
+            var pre = new Preprocess(ctx);
+            yield return new KernelCase("preprocess", "1800x1200 RGBA8 -> 1x3x1024x1024", 0, 1800 * 1200 * 4 + 4.0 * 3 * 1024 * 1024,
+                cs => pre.Record(cs, px, PixelFormat.Rgba8, 1800, 1200, 1800 * 4, y), [px, y, pre]);
+        }
     }
 }
