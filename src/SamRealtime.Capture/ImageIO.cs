@@ -16,13 +16,28 @@ public static class ImageIO
         if (!File.Exists(path)) throw new FileNotFoundException($"Image not found: {path}", path);
         using var bgr = Cv2.ImRead(path, ImreadModes.Color);
         if (bgr.Empty()) throw new InvalidDataException($"Cannot decode image '{path}' (not an image OpenCV can read).");
+        return ToRgba(bgr);
+    }
+
+    /// <summary>Converts an 8-bit BGR Mat (OpenCV's native order) to packed RGBA.</summary>
+    public static RgbaImage ToRgba(Mat bgr)
+    {
         using var rgba = new Mat();
         Cv2.CvtColor(bgr, rgba, ColorConversionCodes.BGR2RGBA);
         var bytes = new byte[rgba.Rows * rgba.Cols * 4];
-        // Mat rows may be padded; copy row by row through the indexer-free GetArray path.
+        // GetArray copies the pixels whatever the Mat's row padding.
         rgba.GetArray(out OpenCvSharp.Vec4b[] pixels);
         System.Runtime.InteropServices.MemoryMarshal.AsBytes(pixels.AsSpan()).CopyTo(bytes);
         return new RgbaImage(bytes, rgba.Cols, rgba.Rows);
+    }
+
+    /// <summary>Writes an RGBA image (PNG, JPEG… by extension).</summary>
+    public static void SaveRgba(string path, RgbaImage image)
+    {
+        using var rgba = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC4, image.Pixels);
+        using var bgr = new Mat();
+        Cv2.CvtColor(rgba, bgr, ColorConversionCodes.RGBA2BGR);
+        if (!Cv2.ImWrite(path, bgr)) throw new IOException($"Cannot write '{path}'.");
     }
 
     /// <summary>Writes an 8-bit single-channel mask (0/255) as PNG.</summary>
