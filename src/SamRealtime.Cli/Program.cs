@@ -6,4 +6,5 @@ root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(SegmentCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(TrackCommand.Create());
 return await root.Parse(args).InvokeAsync();
