@@ -139,12 +139,7 @@ public sealed class Gemm
         // Up to 8 rows, one invocation covers all of M (decoder tokens, the 4 mask rows) so no lane idles on rows.
         int tm = m >= 64 ? 8 : m <= 8 ? m : 4;
         int tn = n >= 64 ? 8 : n >= 16 || bMode == 1 ? 4 : 1;
-        int wx = 8, wy = 8;
-        int maxInv = (int)_ctx.Info.MaxComputeWorkGroupInvocations;
-        while (wx * wy > maxInv) { if (wx >= wy) wx /= 2; else wy /= 2; }
-        if (m <= tm) { wx *= wy; wy = 1; }
-        wx = Math.Min(wx, (int)_ctx.Info.MaxComputeWorkGroupSize[0]);
-        return (wx, wy, tm, tn);
+        return Workgroup(m, tm, tn);
     }
 
     /// <summary>Register tile per invocation and workgroup shape. Small matrices (decoder tokens) get small tiles so
@@ -153,6 +148,12 @@ public sealed class Gemm
     {
         int tm = m >= 64 ? 8 : m >= 16 ? 4 : 1;
         int tn = n >= 64 ? 8 : n >= 16 ? 4 : 1;
+        return Workgroup(m, tm, tn);
+    }
+
+    /// <summary>8x8 invocations within the device's limits; a single row of tiles becomes one wide row of lanes.</summary>
+    private (int Wx, int Wy, int Tm, int Tn) Workgroup(int m, int tm, int tn)
+    {
         int wx = 8, wy = 8;
         int maxInv = (int)_ctx.Info.MaxComputeWorkGroupInvocations;
         while (wx * wy > maxInv) { if (wx >= wy) wx /= 2; else wy /= 2; }

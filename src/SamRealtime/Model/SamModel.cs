@@ -30,6 +30,21 @@ public sealed class SamModel : IDisposable
     private readonly GpuTensor _input, _embedding;
     private readonly DataType _type;
     private GpuBuffer? _pixels;
+    // Postprocess buffers kept between calls: a tracker predicts every frame at the same size and plane count.
+    private readonly Dictionary<string, GpuTensor> _post = new();
+
+    private GpuTensor Post(string name, params int[] shape)
+    {
+        var key = name + ":" + string.Join("x", shape);
+        if (_post.TryGetValue(key, out var t)) return t;
+        // Sizes that keep changing (a folder of different images) must not accumulate: all earlier work was waited for.
+        if (_post.Count >= 6)
+        {
+            foreach (var old in _post.Values) old.Dispose();
+            _post.Clear();
+        }
+        return _post[key] = _ctx.CreateTensor(shape, DataType.F32, name);
+    }
     private int _width, _height;
 
     public GpuContext Context => _ctx;
@@ -193,9 +208,10 @@ public sealed class SamModel : IDisposable
         for (int i = 0; i < planes.Length; i++)
             lowRes.AsSpan((planes[i].b * 4 + planes[i].m) * 65536, 65536).CopyTo(data.AsSpan(i * 65536));
         var (rh, rw) = Prompt.ResizedSize(_height, _width);
-        using var src = _ctx.Upload(data, [planes.Length, 256, 256]);
-        using var mid = _ctx.CreateTensor([planes.Length, 1024, 1024]);
-        using var dst = _ctx.CreateTensor([planes.Length, _height, _width]);
+        var src = Post("post.src", planes.Length, 256, 256);
+        src.Write(data);
+        var mid = Post("post.mid", planes.Length, 1024, 1024);
+        var dst = Post("post.dst", planes.Length, _height, _width);
         using (var cs = _ctx.BeginCommands())
         {
             _k.Resize.Record(cs, src, mid, planes.Length, 256, 256, 256, 256, 1024, 1024);
@@ -217,6 +233,8 @@ public sealed class SamModel : IDisposable
 
     public void Dispose()
     {
+        foreach (var t in _post.Values) t.Dispose();
+        _post.Clear();
         _pixels?.Dispose();
         _input.Dispose();
         _embedding.Dispose();
