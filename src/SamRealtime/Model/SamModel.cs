@@ -37,12 +37,6 @@ public sealed class SamModel : IDisposable
     {
         var key = name + ":" + string.Join("x", shape);
         if (_post.TryGetValue(key, out var t)) return t;
-        // Sizes that keep changing (a folder of different images) must not accumulate: all earlier work was waited for.
-        if (_post.Count >= 6)
-        {
-            foreach (var old in _post.Values) old.Dispose();
-            _post.Clear();
-        }
         return _post[key] = _ctx.CreateTensor(shape, DataType.F32, name);
     }
     private int _width, _height;
@@ -208,6 +202,12 @@ public sealed class SamModel : IDisposable
         for (int i = 0; i < planes.Length; i++)
             lowRes.AsSpan((planes[i].b * 4 + planes[i].m) * 65536, 65536).CopyTo(data.AsSpan(i * 65536));
         var (rh, rw) = Prompt.ResizedSize(_height, _width);
+        // Sizes that keep changing (a folder of different images) must not accumulate; all earlier work was waited for.
+        if (_post.Count > 6)
+        {
+            foreach (var old in _post.Values) old.Dispose();
+            _post.Clear();
+        }
         var src = Post("post.src", planes.Length, 256, 256);
         src.Write(data);
         var mid = Post("post.mid", planes.Length, 1024, 1024);
