@@ -58,7 +58,6 @@ public sealed class Attention
 
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
-    private readonly GpuTensor _dummy32, _dummy16;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Push
@@ -75,8 +74,6 @@ public sealed class Attention
     public Attention(GpuContext ctx)
     {
         _ctx = ctx;
-        _dummy32 = ctx.CreateTensor([1], DataType.F32, "attention-unused");
-        _dummy16 = ctx.CreateTensor([2], DataType.F16, "attention-unused-f16");
     }
 
     /// <summary>
@@ -133,7 +130,7 @@ public sealed class Attention
             BiasBatch = biasBatchStride, HasBias = bias is null ? 0 : 1,
             Scale = scale,
         };
-        var dummy = type == DataType.F16 ? _dummy16 : _dummy32;
+        var dummy = _ctx.Unused(type);
         int rowsPerGroup = ksplit > 1 ? rows : wg * rows;
         uint gx = (uint)((nq + rowsPerGroup - 1) / rowsPerGroup);
         // q, k and v may be one tensor (interleaved qkv): binding one buffer several times for reading is fine.

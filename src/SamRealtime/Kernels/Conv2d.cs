@@ -12,7 +12,6 @@ public sealed class Conv2d
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
-    private readonly GpuTensor _dummy32, _dummy16;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Push
@@ -46,8 +45,6 @@ public sealed class Conv2d
     {
         _ctx = ctx;
         _gemm = new Gemm(ctx);
-        _dummy32 = ctx.CreateTensor([1], DataType.F32, "conv2d-unused");
-        _dummy16 = ctx.CreateTensor([2], DataType.F16, "conv2d-unused-f16");
     }
 
     public static int OutputSize(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
@@ -133,7 +130,7 @@ public sealed class Conv2d
             Pad = padding, CinPerGroup = cinG, CoutPerGroup = coutG, TilesPerRow = tilesPerRow,
             HasBias = bias is null ? 0 : 1, Act = (int)act, HasResidual = residual is null ? 0 : 1,
         };
-        var dummy = type == DataType.F16 ? _dummy16 : _dummy32;
+        var dummy = _ctx.Unused(type);
         cs.Dispatch(kernel, ((uint)((invocations + wx - 1) / wx), (uint)(outChannels / tc), (uint)batch), push,
                     input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, (residual ?? dummy).Buffer, output.Buffer);
     }

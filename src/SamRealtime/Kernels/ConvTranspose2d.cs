@@ -12,7 +12,6 @@ public sealed class ConvTranspose2d
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(4, Marshal.SizeOf<Push>(), [3]);
-    private readonly GpuTensor _dummy32, _dummy16;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Push
@@ -24,8 +23,6 @@ public sealed class ConvTranspose2d
     public ConvTranspose2d(GpuContext ctx)
     {
         _ctx = ctx;
-        _dummy32 = ctx.CreateTensor([1], DataType.F32, "convt-unused");
-        _dummy16 = ctx.CreateTensor([2], DataType.F16, "convt-unused-f16");
     }
 
     public void Record(CommandStream cs, GpuTensor input, GpuTensor weight, GpuTensor? bias, GpuTensor output,
@@ -52,7 +49,7 @@ public sealed class ConvTranspose2d
         long invocations = ((long)height * width + tp - 1) / tp;
         var kernel = _ctx.Kernel(type == DataType.F16 ? "conv_transpose2x2_f16" : "conv_transpose2x2", Layout, wx, tc, tp);
         var push = new Push { Cin = inChannels, H = height, W = width, Cout = outChannels, HasBias = bias is null ? 0 : 1, Act = (int)act };
-        var dummy = type == DataType.F16 ? _dummy16 : _dummy32;
+        var dummy = _ctx.Unused(type);
         cs.Dispatch(kernel, ((uint)((invocations + wx - 1) / wx), (uint)(outChannels / tc), (uint)batch), push,
                     input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, output.Buffer);
     }

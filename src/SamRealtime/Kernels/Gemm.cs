@@ -21,7 +21,6 @@ public sealed class Gemm
         { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat)] };
     private static readonly KernelLayout TexelLayout16 = new(5, Marshal.SizeOf<Push>(), [4])
         { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat)] };
-    private readonly GpuTensor _dummy32, _dummy16;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Push
@@ -38,8 +37,6 @@ public sealed class Gemm
     public Gemm(GpuContext ctx)
     {
         _ctx = ctx;
-        _dummy32 = ctx.CreateTensor([1], DataType.F32, "gemm-unused");
-        _dummy16 = ctx.CreateTensor([2], DataType.F16, "gemm-unused-f16");
     }
 
     public void Record(CommandStream cs, int m, int n, int k, StridedView a, StridedView b, StridedView c,
@@ -99,7 +96,7 @@ public sealed class Gemm
             BiasMode = (int)biasMode, Act = (int)act, HasResidual = residual is null ? 0 : 1,
             Alpha = alpha,
         };
-        var dummy = type == DataType.F16 ? _dummy16 : _dummy32;
+        var dummy = _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernel, (gx, gy, (uint)batch), push,

@@ -144,6 +144,20 @@ public sealed unsafe class GpuContext : IDisposable
         }
     }
 
+    private readonly Dictionary<DataType, GpuTensor> _unused = new();
+
+    /// <summary>A tiny tensor to bind where a kernel's optional input (bias, residual) is absent: shaders never read
+    /// it, but Vulkan requires every declared binding to hold a buffer. One per storage type, owned here.</summary>
+    internal GpuTensor Unused(DataType type)
+    {
+        lock (_unused)
+        {
+            if (!_unused.TryGetValue(type, out var t))
+                _unused[type] = t = CreateTensor([type == DataType.F16 ? 2 : 1], type, "unused-binding");
+            return t;
+        }
+    }
+
     /// <summary>Starts recording GPU work; submit it with <see cref="CommandStream.Submit"/>.</summary>
     public CommandStream BeginCommands(bool profile = false) => new(this, profile);
 
@@ -512,6 +526,8 @@ public sealed unsafe class GpuContext : IDisposable
             foreach (var k in _kernels.Values) k.Destroy();
             _kernels.Clear();
             SavePipelineCache();
+            foreach (var t in _unused.Values) t.Dispose();
+            _unused.Clear();
             if (PipelineCache.Handle != 0) Vk.DestroyPipelineCache(Device, PipelineCache, null);
             Allocator?.Dispose();
             if (CommandPool.Handle != 0) Vk.DestroyCommandPool(Device, CommandPool, null);
