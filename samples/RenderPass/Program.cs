@@ -1,0 +1,13 @@
+using SamRealtime.Capture;
+using SamRealtime.Samples.RenderPass;
+
+try
+{
+    var options = SampleOptions.Parse(args);
+    return Sample.Run(options, Console.Out);
+}
+catch (Exception e) when (e is UsageException or CaptureException)
+{
+    Console.Error.WriteLine(e.Message);
+    return 2;
+}

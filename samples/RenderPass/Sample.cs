@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using OpenCvSharp;
+using SamRealtime.Capture;
+using SamRealtime.Vulkan;
+
+namespace SamRealtime.Samples.RenderPass;
+
+public static class Sample
+{
+    /// <summary>Renders, segments and composites <see cref="SampleOptions.Frames"/> frames; returns the exit code
+    /// (1 when the validation layer reported anything).</summary>
+    public static int Run(SampleOptions o, TextWriter log)
+    {
+        using var video = VideoSource.OpenFile(o.Video);
+        if (!video.TryRead(out var frame)) throw new UsageException($"{o.Video} has no frames.");
+        int vw = frame.Image.Width, vh = frame.Image.Height;
+        // Height follows the video's aspect; even, as video encoders want.
+        int width = o.Width, height = Math.Max(2, (int)Math.Round((double)o.Width * vh / vw / 2) * 2);
+        float scale = (float)width / vw;
+        var box = o.Box ?? (o.Point is null ? SampleOptions.DefaultBox : null);
+        (float X0, float Y0, float X1, float Y1)? scaledBox = box is { } b ? (b.X0 * scale, b.Y0 * scale, b.X1 * scale, b.Y1 * scale) : null;
+        (float X, float Y)? scaledPoint = o.Point is { } p ? (p.X * scale, p.Y * scale) : null;
+
+        Directory.CreateDirectory(o.Out);
+        using var renderer = new Renderer(new RendererOptions
+        {
+            Width = width, Height = height, VideoWidth = vw, VideoHeight = vh, Validation = o.Validation ? true : null,
+        });
+        log.WriteLine($"{renderer.DeviceName}: {vw}x{vh} video rendered at {width}x{height}, validation {(renderer.ValidationEnabled ? "on" : "off")}");
+
+        // A fixed ellipse in the prompt's box (or around the point) until the SAM pass is wired in.
+        var region = scaledBox ?? (scaledPoint!.Value.X - 20, scaledPoint.Value.Y - 20, scaledPoint.Value.X + 20, scaledPoint.Value.Y + 20);
+        using var stage = new StaticMaskStage(renderer, StaticMaskStage.Ellipse(width, height, region));
+
+        VideoWriter? mp4 = null;
+        try
+        {
+            double fps = video.Fps > 0 ? video.Fps : 10;
+            var wall = Stopwatch.StartNew();
+            void Write(RenderedFrame f)
+            {
+                var path = Path.Combine(o.Out, $"frame-{f.Index:D5}.png");
+                ImageIO.SaveRgba(path, new RgbaImage(f.Composite, f.Width, f.Height));
+                if (o.Mp4)
+                {
+                    mp4 ??= new VideoWriter(Path.Combine(o.Out, "render.mp4"), FourCC.MP4V, fps, new Size(f.Width, f.Height));
+                    using var rgba = Mat.FromPixelData(f.Height, f.Width, MatType.CV_8UC4, f.Composite);
+                    using var bgr = new Mat();
+                    Cv2.CvtColor(rgba, bgr, ColorConversionCodes.RGBA2BGR);
+                    mp4.Write(bgr);
+                }
+                var t = f.Times is { } ft ? $"scene {ft.SceneMs:F1} ms, mask {ft.MaskMs:F1} ms, composite {ft.CompositeMs:F1} ms (GPU)" : "no timestamps";
+                log.WriteLine($"frame {f.Index,3}: {t}; {wall.Elapsed.TotalSeconds:F1} s since start -> {path}");
+            }
+
+            for (int i = 0; i < o.Frames; i++)
+            {
+                if (i > 0 && !video.TryRead(out frame)) break;
+                if (renderer.Submit(frame.Image, i / fps, stage) is { } done) Write(done);
+            }
+            foreach (var done in renderer.Drain()) Write(done);
+        }
+        finally
+        {
+            mp4?.Dispose();
+        }
+        if (o.Mp4) log.WriteLine($"wrote {Path.Combine(o.Out, "render.mp4")}");
+        return ReportValidation(renderer.TakeValidationMessages(), log);
+    }
+
+    private static int ReportValidation(IReadOnlyList<ValidationMessage> messages, TextWriter log)
+    {
+        foreach (var m in messages) log.WriteLine($"[vulkan {m.Severity}] {m.Text}");
+        if (messages.Count == 0) return 0;
+        log.WriteLine($"{messages.Count} validation message(s).");
+        return 1;
+    }
+}
