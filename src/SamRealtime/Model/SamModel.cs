@@ -42,6 +42,10 @@ public sealed class SamModel : IDisposable
     private int _width, _height;
 
     public GpuContext Context => _ctx;
+    internal KernelSet Kernels => _k;
+    internal TinyVitEncoder Encoder => _encoder;
+    internal MaskDecoder Decoder => _decoder;
+    internal DataType StorageType => _type;
     public bool HasImage => _width > 0;
     public int ImageWidth => _width;
     public int ImageHeight => _height;

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Silk.NET.Vulkan;
+using Semaphore = Silk.NET.Vulkan.Semaphore;
 using VkBuffer = Silk.NET.Vulkan.Buffer;
 
 namespace SamRealtime.Vulkan;
@@ -30,6 +31,8 @@ public sealed unsafe class CommandStream : IDisposable
     private readonly List<string> _labels = new();
     private readonly List<KernelTiming> _timings = new();
     private bool _submitted;
+    // Recording into a host's command buffer: we neither begin, end, submit nor free it.
+    private readonly bool _external;
 
     public int DispatchCount { get; private set; }
     public int BarrierCount { get; private set; }
@@ -60,6 +63,16 @@ public sealed unsafe class CommandStream : IDisposable
                 Flags = CommandBufferUsageFlags.OneTimeSubmitBit,
             };
             VulkanException.Check(_vk.BeginCommandBuffer(_cmd, &begin), "vkBeginCommandBuffer");
+            // Work the host recorded with the engine pass may still run on this queue and shares our scratch
+            // buffers; a barrier's first scope covers everything submitted earlier, so one here orders us after it.
+            var lead = new MemoryBarrier
+            {
+                SType = StructureType.MemoryBarrier,
+                SrcAccessMask = AccessFlags.ShaderWriteBit | AccessFlags.TransferWriteBit,
+                DstAccessMask = AccessFlags.ShaderReadBit | AccessFlags.ShaderWriteBit | AccessFlags.TransferReadBit | AccessFlags.TransferWriteBit,
+            };
+            var leadStages = PipelineStageFlags.ComputeShaderBit | PipelineStageFlags.TransferBit;
+            _vk.CmdPipelineBarrier(_cmd, leadStages, leadStages, 0, 1, &lead, 0, null, 0, null);
             if (profile && ctx.Info.TimestampsOnCompute)
             {
                 var qi = new QueryPoolCreateInfo
@@ -78,6 +91,66 @@ public sealed unsafe class CommandStream : IDisposable
             throw;
         }
     }
+
+    /// <summary>Records into a command buffer the host began and will submit; see <see cref="Finish"/>.</summary>
+    internal CommandStream(GpuContext ctx, CommandBuffer external)
+    {
+        _ctx = ctx;
+        _vk = ctx.Vk;
+        _external = true;
+        _cmd = external;
+    }
+
+    internal CommandBuffer Handle => _cmd;
+
+    /// <summary>Ends recording into the host's command buffer. The descriptor sets and staging buffers made while
+    /// recording stay alive until <see cref="Dispose"/>, which the owner may call only after the host's submission
+    /// of that command buffer has completed.</summary>
+    internal void Finish()
+    {
+        CheckOpen();
+        if (!_external) throw new InvalidOperationException("Finish is for streams recording into a host command buffer; use Submit.");
+        _submitted = true;
+    }
+
+    /// <summary>Submits without waiting: waits on <paramref name="wait"/> (binary when <paramref name="waitValue"/> is 0,
+    /// else timeline) and signals the timeline <paramref name="signal"/> with <paramref name="signalValue"/> (no signal
+    /// when null). Completion is seen through <see cref="IsComplete"/>; Dispose waits for it.</summary>
+    internal void SubmitNoWait(Semaphore? wait, ulong waitValue, PipelineStageFlags waitStage, Semaphore? signal, ulong signalValue)
+    {
+        CheckOpen();
+        if (_external) throw new InvalidOperationException("A stream recording into a host command buffer is submitted by the host.");
+        VulkanException.Check(_vk.EndCommandBuffer(_cmd), "vkEndCommandBuffer");
+        _submitted = true;
+        var waitSem = wait ?? default;
+        var signalSem = signal ?? default;
+        ulong wv = waitValue, sv = signalValue;
+        var timeline = new TimelineSemaphoreSubmitInfo
+        {
+            SType = StructureType.TimelineSemaphoreSubmitInfo,
+            WaitSemaphoreValueCount = wait is null ? 0u : 1u,
+            PWaitSemaphoreValues = &wv,
+            SignalSemaphoreValueCount = signal is null ? 0u : 1u,
+            PSignalSemaphoreValues = &sv,
+        };
+        var cmd = _cmd;
+        var submit = new SubmitInfo
+        {
+            SType = StructureType.SubmitInfo,
+            PNext = wait is not null && waitValue != 0 || signal is not null ? &timeline : null,
+            WaitSemaphoreCount = wait is null ? 0u : 1u,
+            PWaitSemaphores = &waitSem,
+            PWaitDstStageMask = &waitStage,
+            CommandBufferCount = 1,
+            PCommandBuffers = &cmd,
+            SignalSemaphoreCount = signal is null ? 0u : 1u,
+            PSignalSemaphores = &signalSem,
+        };
+        _ctx.Submit(submit, _fence);
+    }
+
+    /// <summary>True once a <see cref="SubmitNoWait"/> submission has finished on the GPU.</summary>
+    internal bool IsComplete => _submitted && !_external && _vk.GetFenceStatus(_ctx.Device, _fence) == Result.Success;
 
     public bool Profiling => _queries.Handle != 0;
 
@@ -172,6 +245,68 @@ public sealed unsafe class CommandStream : IDisposable
         EndTiming();
     }
 
+    /// <summary>Copies a whole 2D colour image (already in TransferSrcOptimal) into <paramref name="dst"/>, rows packed.</summary>
+    internal void CopyImageToBuffer(Image image, uint width, uint height, GpuBuffer dst)
+    {
+        CheckOpen();
+        ulong d = dst.Handle.Handle;
+        if (_written.Contains(d) || _read.Contains(d)) Barrier();
+        _written.Add(d);
+        var region = ImageRegion(width, height);
+        BeginTiming("copy-image-to-buffer");
+        _vk.CmdCopyImageToBuffer(_cmd, image, ImageLayout.TransferSrcOptimal, dst.Handle, 1, &region);
+        EndTiming();
+    }
+
+    /// <summary>Copies <paramref name="src"/> (rows packed) into a whole 2D colour image already in TransferDstOptimal.</summary>
+    internal void CopyBufferToImage(GpuBuffer src, Image image, uint width, uint height)
+    {
+        CheckOpen();
+        if (_written.Contains(src.Handle.Handle)) Barrier();
+        _read.Add(src.Handle.Handle);
+        var region = ImageRegion(width, height);
+        BeginTiming("copy-buffer-to-image");
+        _vk.CmdCopyBufferToImage(_cmd, src.Handle, image, ImageLayout.TransferDstOptimal, 1, &region);
+        EndTiming();
+    }
+
+    private static BufferImageCopy ImageRegion(uint width, uint height) => new()
+    {
+        BufferOffset = 0,
+        BufferRowLength = 0,
+        BufferImageHeight = 0,
+        ImageSubresource = new ImageSubresourceLayers(ImageAspectFlags.ColorBit, 0, 0, 1),
+        ImageOffset = new Offset3D(0, 0, 0),
+        ImageExtent = new Extent3D(width, height, 1),
+    };
+
+    /// <summary>One image layout transition with the given scopes (the pass API states its scopes in its docs).</summary>
+    internal void ImageBarrier(Image image, ImageLayout oldLayout, ImageLayout newLayout,
+                               PipelineStageFlags srcStage, AccessFlags srcAccess, PipelineStageFlags dstStage, AccessFlags dstAccess)
+    {
+        CheckOpen();
+        var b = new ImageMemoryBarrier
+        {
+            SType = StructureType.ImageMemoryBarrier,
+            SrcAccessMask = srcAccess,
+            DstAccessMask = dstAccess,
+            OldLayout = oldLayout,
+            NewLayout = newLayout,
+            SrcQueueFamilyIndex = Vk.QueueFamilyIgnored,
+            DstQueueFamilyIndex = Vk.QueueFamilyIgnored,
+            Image = image,
+            SubresourceRange = new ImageSubresourceRange(ImageAspectFlags.ColorBit, 0, 1, 0, 1),
+        };
+        _vk.CmdPipelineBarrier(_cmd, srcStage, dstStage, 0, 0, null, 0, null, 1, &b);
+    }
+
+    /// <summary>Hands <paramref name="resource"/> to this stream: it is disposed with the stream, after the GPU is done.</summary>
+    internal T Transient<T>(T resource) where T : IDisposable
+    {
+        _transient.Add(resource);
+        return resource;
+    }
+
     /// <summary>Uploads through a staging buffer owned by this stream, ordered with the recorded work.</summary>
     public void Upload(GpuTensor dst, ReadOnlySpan<float> data)
     {
@@ -219,6 +354,7 @@ public sealed unsafe class CommandStream : IDisposable
     public void Submit(TimeSpan? timeout = null)
     {
         CheckOpen();
+        if (_external) throw new InvalidOperationException("A stream recording into a host command buffer is submitted by the host; call Finish.");
         // Results are read by the host after this: make shader/transfer writes visible to host reads.
         var mb = new MemoryBarrier
         {
@@ -314,6 +450,7 @@ public sealed unsafe class CommandStream : IDisposable
     public void Dispose()
     {
         if (_cmd.Handle == 0 && _fence.Handle == 0 && _pools.Count == 0) return;
+        if (_external) _cmd = default;
         if (_submitted && _fence.Handle != 0)
         {
             var fence = _fence;

@@ -34,11 +34,20 @@ public sealed unsafe class GpuContext : IDisposable
     private readonly Dictionary<string, ComputeKernel> _kernels = new();
     private readonly object _queueLock = new();
     private bool _disposed;
+    // False when the instance and device belong to a host renderer (see Adopt): those are never destroyed here.
+    private readonly bool _ownsDevice = true;
+    private readonly uint _queueIndex;
+
+    /// <summary>True when this context adopted a host's device (<see cref="Adopt"/>).</summary>
+    public bool IsAdopted => !_ownsDevice;
+
+    /// <summary>Features the device was created with that the pass API needs (timeline semaphores).</summary>
+    public bool TimelineSemaphores { get; }
 
     /// <summary>What this thread is doing, attached to validation messages so they name the kernel involved.</summary>
     [ThreadStatic] internal static string? CurrentOperation;
 
-    public GpuDeviceInfo Info { get; }
+    public GpuDeviceInfo Info { get; private set; }
     public GpuOptions Options { get; }
     public bool ValidationEnabled { get; }
 
@@ -56,27 +65,7 @@ public sealed unsafe class GpuContext : IDisposable
         try
         {
             Instance = CreateInstance(Vk, ValidationEnabled);
-            if (ValidationEnabled)
-            {
-                // Silk.NET's extension package is not available to us, so the two entry points are loaded by hand.
-                var create = (delegate* unmanaged<Instance, DebugUtilsMessengerCreateInfoEXT*, AllocationCallbacks*, DebugUtilsMessengerEXT*, Result>)
-                    (nint)Vk.GetInstanceProcAddr(Instance, "vkCreateDebugUtilsMessengerEXT").Handle;
-                if (create == null)
-                    throw new VulkanException("VK_EXT_debug_utils is not available; validation messages cannot be collected.");
-                _selfHandle = GCHandle.Alloc(this);
-                var info = new DebugUtilsMessengerCreateInfoEXT
-                {
-                    SType = StructureType.DebugUtilsMessengerCreateInfoExt,
-                    MessageSeverity = DebugUtilsMessageSeverityFlagsEXT.WarningBitExt | DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt,
-                    MessageType = DebugUtilsMessageTypeFlagsEXT.GeneralBitExt | DebugUtilsMessageTypeFlagsEXT.ValidationBitExt
-                                  | DebugUtilsMessageTypeFlagsEXT.PerformanceBitExt,
-                    PfnUserCallback = new PfnDebugUtilsMessengerCallbackEXT(&OnDebugMessage),
-                    PUserData = (void*)GCHandle.ToIntPtr(_selfHandle),
-                };
-                DebugUtilsMessengerEXT messenger;
-                VulkanException.Check(create(Instance, &info, null, &messenger), "vkCreateDebugUtilsMessengerEXT");
-                _messenger = messenger;
-            }
+            if (ValidationEnabled) _messenger = CreateMessenger();
 
             var devices = EnumerateDevices(Vk, Instance);
             var (physical, info0) = SelectDevice(devices, Options.DeviceSelector);
@@ -85,18 +74,9 @@ public sealed unsafe class GpuContext : IDisposable
             QueueFamily = FindComputeQueueFamily(Vk, PhysicalDevice)
                           ?? throw new VulkanException($"Device '{Info.Name}' has no compute queue.");
             Device = CreateDevice(Vk, PhysicalDevice, QueueFamily, Info);
+            TimelineSemaphores = Info.TimelineSemaphore;
             Vk.GetDeviceQueue(Device, QueueFamily, 0, out Queue);
-
-            var poolInfo = new CommandPoolCreateInfo
-            {
-                SType = StructureType.CommandPoolCreateInfo,
-                QueueFamilyIndex = QueueFamily,
-                Flags = CommandPoolCreateFlags.ResetCommandBufferBit,
-            };
-            VulkanException.Check(Vk.CreateCommandPool(Device, &poolInfo, null, out CommandPool), "vkCreateCommandPool");
-            Allocator = new MemoryAllocator(this);
-            _pipelineCachePath = PipelineCacheFile(Options.PipelineCacheDirectory, Info.PipelineCacheUuid);
-            PipelineCache = CreatePipelineCache();
+            (CommandPool, Allocator, _pipelineCachePath, PipelineCache) = CreateDeviceObjects();
         }
         catch
         {
@@ -104,6 +84,130 @@ public sealed unsafe class GpuContext : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A context on the host renderer's instance, device and queue. Checks that the device has what we need (Vulkan
+    /// 1.1+, a compute-capable queue family, the features the options ask for) and names anything missing. Disposing
+    /// the context frees only what SamRealtime created; the host's objects stay untouched. The queue is shared: the
+    /// host must not submit to it from another thread while a SamRealtime call that submits is running.
+    /// </summary>
+    public static GpuContext Adopt(HostVulkan host, GpuOptions? options = null) => new(host, options ?? new GpuOptions());
+
+    private GpuContext(HostVulkan host, GpuOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        if (host.Instance == 0 || host.PhysicalDevice == 0 || host.Device == 0)
+            throw new ArgumentException("HostVulkan needs non-null Instance, PhysicalDevice and Device handles.");
+        Options = options;
+        _ownsDevice = false;
+        Vk = host.GetInstanceProcAddr == 0 ? LoadVulkan() : HostLoader(host.Instance, host.GetInstanceProcAddr);
+        Instance = new Instance(host.Instance);
+        PhysicalDevice = new PhysicalDevice(host.PhysicalDevice);
+        Device = new Device(host.Device);
+        Vk.CurrentInstance = Instance;
+        Vk.CurrentDevice = Device;
+        ValidationEnabled = Options.ValidationEnabled && host.EnabledInstanceExtensions.Contains("VK_EXT_debug_utils");
+        try
+        {
+            if (ValidationEnabled) _messenger = CreateMessenger();
+            Info = Describe(Vk, PhysicalDevice, 0);
+            var missing = new List<string>();
+            if (host.InstanceApiVersion < (1u << 22 | 1u << 12))
+                missing.Add($"an instance created with apiVersion 1.1 or newer (got {host.InstanceApiVersion >> 22}.{(host.InstanceApiVersion >> 12) & 0x3ff})");
+            if (Info.ApiVersion.StartsWith("1.0."))
+                missing.Add($"a Vulkan 1.1 device ('{Info.Name}' reports {Info.ApiVersion})");
+            uint familyCount = 0;
+            Vk.GetPhysicalDeviceQueueFamilyProperties(PhysicalDevice, &familyCount, null);
+            var families = new QueueFamilyProperties[familyCount];
+            fixed (QueueFamilyProperties* f = families) Vk.GetPhysicalDeviceQueueFamilyProperties(PhysicalDevice, &familyCount, f);
+            if (host.QueueFamily >= familyCount)
+                missing.Add($"queue family {host.QueueFamily} (the device has {familyCount})");
+            else if ((families[host.QueueFamily].QueueFlags & QueueFlags.ComputeBit) == 0)
+                missing.Add($"compute support on queue family {host.QueueFamily}");
+            else if (host.QueueIndex >= families[host.QueueFamily].QueueCount)
+                missing.Add($"queue {host.QueueIndex} in family {host.QueueFamily} (it has {families[host.QueueFamily].QueueCount})");
+            if (Options.Fp16Storage && (host.EnabledFeatures & HostFeatures.StorageBuffer16BitAccess) == 0)
+                missing.Add("the feature storageBuffer16BitAccess (VkPhysicalDevice16BitStorageFeatures), asked for by Fp16Storage");
+            if ((host.EnabledFeatures & HostFeatures.StorageBuffer16BitAccess) != 0 && !Info.StorageBuffer16Bit)
+                missing.Add($"storageBuffer16BitAccess is declared enabled but '{Info.Name}' does not support it");
+            if ((host.EnabledFeatures & HostFeatures.TimelineSemaphore) != 0 && !Info.TimelineSemaphore)
+                missing.Add($"timelineSemaphore is declared enabled but '{Info.Name}' does not support it");
+            if (missing.Count > 0)
+                throw new VulkanException("The host's Vulkan device cannot run SamRealtime; missing: " + string.Join("; ", missing) + ".",
+                                          Result.ErrorFeatureNotPresent);
+            // Only what the host enabled may be used: fp16 storage is off unless declared.
+            if ((host.EnabledFeatures & HostFeatures.StorageBuffer16BitAccess) == 0) Info = Info with { StorageBuffer16Bit = false };
+            if ((host.EnabledFeatures & HostFeatures.ShaderFloat16) == 0) Info = Info with { ShaderFloat16 = false };
+            TimelineSemaphores = (host.EnabledFeatures & HostFeatures.TimelineSemaphore) != 0;
+            QueueFamily = host.QueueFamily;
+            _queueIndex = host.QueueIndex;
+            Vk.GetDeviceQueue(Device, QueueFamily, _queueIndex, out Queue);
+            (CommandPool, Allocator, _pipelineCachePath, PipelineCache) = CreateDeviceObjects();
+        }
+        catch
+        {
+            DestroyCore();
+            throw;
+        }
+    }
+
+    private static Vk HostLoader(nint instance, nint getInstanceProcAddr)
+    {
+        var gipa = (delegate* unmanaged<nint, byte*, nint>)getInstanceProcAddr;
+        // Every entry point through the host's vkGetInstanceProcAddr on its instance: device functions resolved this
+        // way dispatch through the instance, which is slightly slower but always valid.
+        return new Vk(new Silk.NET.Core.Contexts.LamdaNativeContext(name =>
+        {
+            if (name == "vkGetInstanceProcAddr") return getInstanceProcAddr;
+            var bytes = System.Text.Encoding.ASCII.GetBytes(name + "\0");
+            fixed (byte* b = bytes) return gipa(instance, b);
+        }));
+    }
+
+    private DebugUtilsMessengerEXT CreateMessenger()
+    {
+        // Silk.NET's extension package is not available to us, so the two entry points are loaded by hand.
+        var create = (delegate* unmanaged<Instance, DebugUtilsMessengerCreateInfoEXT*, AllocationCallbacks*, DebugUtilsMessengerEXT*, Result>)
+            (nint)Vk.GetInstanceProcAddr(Instance, "vkCreateDebugUtilsMessengerEXT").Handle;
+        if (create == null)
+            throw new VulkanException("VK_EXT_debug_utils is not available; validation messages cannot be collected.");
+        _selfHandle = GCHandle.Alloc(this);
+        var info = new DebugUtilsMessengerCreateInfoEXT
+        {
+            SType = StructureType.DebugUtilsMessengerCreateInfoExt,
+            MessageSeverity = DebugUtilsMessageSeverityFlagsEXT.WarningBitExt | DebugUtilsMessageSeverityFlagsEXT.ErrorBitExt,
+            MessageType = DebugUtilsMessageTypeFlagsEXT.GeneralBitExt | DebugUtilsMessageTypeFlagsEXT.ValidationBitExt
+                          | DebugUtilsMessageTypeFlagsEXT.PerformanceBitExt,
+            PfnUserCallback = new PfnDebugUtilsMessengerCallbackEXT(&OnDebugMessage),
+            PUserData = (void*)GCHandle.ToIntPtr(_selfHandle),
+        };
+        DebugUtilsMessengerEXT messenger;
+        VulkanException.Check(create(Instance, &info, null, &messenger), "vkCreateDebugUtilsMessengerEXT");
+        return messenger;
+    }
+
+    private (CommandPool, MemoryAllocator, string?, PipelineCache) CreateDeviceObjects()
+    {
+        {
+            var poolInfo = new CommandPoolCreateInfo
+            {
+                SType = StructureType.CommandPoolCreateInfo,
+                QueueFamilyIndex = QueueFamily,
+                Flags = CommandPoolCreateFlags.ResetCommandBufferBit,
+            };
+            VulkanException.Check(Vk.CreateCommandPool(Device, &poolInfo, null, out var pool), "vkCreateCommandPool");
+            _commandPoolForCleanup = pool;
+            var allocator = new MemoryAllocator(this);
+            _allocatorForCleanup = allocator;
+            var path = PipelineCacheFile(Options.PipelineCacheDirectory, Info.PipelineCacheUuid);
+            return (pool, allocator, path, CreatePipelineCache(path));
+        }
+    }
+
+    // The constructors assign the readonly fields only after all of CreateDeviceObjects succeeded; a failure half-way
+    // must still free what was made.
+    private CommandPool _commandPoolForCleanup;
+    private MemoryAllocator? _allocatorForCleanup;
 
     /// <summary>All Vulkan devices on this machine with their limits, for <c>samrt info</c>.</summary>
     public static IReadOnlyList<GpuDeviceInfo> ListDevices()
@@ -183,6 +287,16 @@ public sealed unsafe class GpuContext : IDisposable
         }
     }
 
+    internal void Submit(in SubmitInfo submit, Fence fence)
+    {
+        fixed (SubmitInfo* p = &submit)
+            lock (_queueLock)
+                VulkanException.Check(Vk.QueueSubmit(Queue, 1, p, fence), "vkQueueSubmit");
+    }
+
+    /// <summary>Starts recording into a command buffer the host began (engine pass API).</summary>
+    internal CommandStream RecordInto(CommandBuffer hostCommands) => new(this, hostCommands);
+
     internal void Submit(CommandBuffer cmd, Fence fence)
     {
         var submit = new SubmitInfo
@@ -198,7 +312,10 @@ public sealed unsafe class GpuContext : IDisposable
     internal void WaitIdle()
     {
         lock (_queueLock)
-            Vk.DeviceWaitIdle(Device);
+        {
+            if (_ownsDevice) Vk.DeviceWaitIdle(Device);
+            else Vk.QueueWaitIdle(Queue);
+        }
     }
 
     // ---------------------------------------------------------------- setup helpers
@@ -298,7 +415,8 @@ public sealed unsafe class GpuContext : IDisposable
         vk.GetPhysicalDeviceProperties2(device, &props2);
         var p = props2.Properties;
 
-        var f16 = new PhysicalDeviceShaderFloat16Int8Features { SType = StructureType.PhysicalDeviceShaderFloat16Int8Features };
+        var timeline = new PhysicalDeviceTimelineSemaphoreFeatures { SType = StructureType.PhysicalDeviceTimelineSemaphoreFeatures };
+        var f16 = new PhysicalDeviceShaderFloat16Int8Features { SType = StructureType.PhysicalDeviceShaderFloat16Int8Features, PNext = &timeline };
         var s16 = new PhysicalDevice16BitStorageFeatures { SType = StructureType.PhysicalDevice16BitStorageFeatures, PNext = &f16 };
         var feat2 = new PhysicalDeviceFeatures2 { SType = StructureType.PhysicalDeviceFeatures2, PNext = &s16 };
         vk.GetPhysicalDeviceFeatures2(device, &feat2);
@@ -347,6 +465,7 @@ public sealed unsafe class GpuContext : IDisposable
                                  && (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,
             StorageBuffer16Bit = s16.StorageBuffer16BitAccess,
             ShaderFloat16 = f16.ShaderFloat16,
+            TimelineSemaphore = timeline.TimelineSemaphore,
             TimestampPeriodNs = p.Limits.TimestampPeriod,
             TimestampsOnCompute = timestamps,
             DeviceLocalBytes = deviceLocal,
@@ -404,9 +523,15 @@ public sealed unsafe class GpuContext : IDisposable
             QueueCount = 1,
             PQueuePriorities = &priority,
         };
+        var timeline = new PhysicalDeviceTimelineSemaphoreFeatures
+        {
+            SType = StructureType.PhysicalDeviceTimelineSemaphoreFeatures,
+            TimelineSemaphore = info.TimelineSemaphore,
+        };
         var f16 = new PhysicalDeviceShaderFloat16Int8Features
         {
             SType = StructureType.PhysicalDeviceShaderFloat16Int8Features,
+            PNext = &timeline,
             ShaderFloat16 = info.ShaderFloat16,
         };
         var s16 = new PhysicalDevice16BitStorageFeatures
@@ -441,12 +566,12 @@ public sealed unsafe class GpuContext : IDisposable
         return Path.Combine(dir, $"pipelines-{Convert.ToHexString(uuid)}.bin");
     }
 
-    private PipelineCache CreatePipelineCache()
+    private PipelineCache CreatePipelineCache(string? path)
     {
         byte[] initial = [];
-        if (_pipelineCachePath is not null && File.Exists(_pipelineCachePath))
+        if (path is not null && File.Exists(path))
         {
-            try { initial = File.ReadAllBytes(_pipelineCachePath); }
+            try { initial = File.ReadAllBytes(path); }
             catch (IOException) { initial = []; }
         }
         fixed (byte* data = initial)
@@ -522,16 +647,19 @@ public sealed unsafe class GpuContext : IDisposable
     {
         if (Device.Handle != 0)
         {
-            Vk.DeviceWaitIdle(Device);
+            // An adopted device may be busy with the host's own work; waiting on our queue is all we may ask.
+            if (_ownsDevice) Vk.DeviceWaitIdle(Device);
+            else if (Queue.Handle != 0) lock (_queueLock) Vk.QueueWaitIdle(Queue);
             foreach (var k in _kernels.Values) k.Destroy();
             _kernels.Clear();
             SavePipelineCache();
             foreach (var t in _unused.Values) t.Dispose();
             _unused.Clear();
             if (PipelineCache.Handle != 0) Vk.DestroyPipelineCache(Device, PipelineCache, null);
-            Allocator?.Dispose();
-            if (CommandPool.Handle != 0) Vk.DestroyCommandPool(Device, CommandPool, null);
-            Vk.DestroyDevice(Device, null);
+            (Allocator ?? _allocatorForCleanup)?.Dispose();
+            var pool = CommandPool.Handle != 0 ? CommandPool : _commandPoolForCleanup;
+            if (pool.Handle != 0) Vk.DestroyCommandPool(Device, pool, null);
+            if (_ownsDevice) Vk.DestroyDevice(Device, null);
         }
         if (Instance.Handle != 0)
         {
@@ -541,7 +669,7 @@ public sealed unsafe class GpuContext : IDisposable
                     (nint)Vk.GetInstanceProcAddr(Instance, "vkDestroyDebugUtilsMessengerEXT").Handle;
                 if (destroy != null) destroy(Instance, _messenger, null);
             }
-            Vk.DestroyInstance(Instance, null);
+            if (_ownsDevice) Vk.DestroyInstance(Instance, null);
         }
         if (_selfHandle.IsAllocated) _selfHandle.Free();
     }

@@ -28,6 +28,7 @@ public sealed record GpuDeviceInfo
     public required bool SubgroupArithmetic { get; init; }
     public required bool StorageBuffer16Bit { get; init; }
     public required bool ShaderFloat16 { get; init; }
+    public bool TimelineSemaphore { get; init; }
     public required float TimestampPeriodNs { get; init; }
     public required bool TimestampsOnCompute { get; init; }
     public required ulong DeviceLocalBytes { get; init; }
