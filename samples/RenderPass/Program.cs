@@ -6,7 +6,7 @@ try
     var options = SampleOptions.Parse(args);
     return Sample.Run(options, Console.Out);
 }
-catch (Exception e) when (e is UsageException or CaptureException)
+catch (Exception e) when (e is UsageException or CaptureException or FileNotFoundException or DirectoryNotFoundException)
 {
     Console.Error.WriteLine(e.Message);
     return 2;

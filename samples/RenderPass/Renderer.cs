@@ -93,6 +93,21 @@ public sealed unsafe partial class Renderer : IDisposable
     public bool ShaderFloat16 { get; }
     public IReadOnlyList<string> InstanceExtensions => _instanceExtensions;
     internal Vk Vk => _vk;
+    /// <summary>This renderer's instance, device and queue as SamRealtime's <see cref="GpuContext.Adopt"/> takes them.</summary>
+    public HostVulkan Host => new()
+    {
+        Instance = Instance.Handle,
+        PhysicalDevice = PhysicalDevice.Handle,
+        Device = Device.Handle,
+        QueueFamily = QueueFamily,
+        QueueIndex = 0,
+        InstanceApiVersion = ApiVersion,
+        EnabledFeatures = (TimelineSemaphore ? HostFeatures.TimelineSemaphore : 0)
+                          | (StorageBuffer16BitAccess ? HostFeatures.StorageBuffer16BitAccess : 0)
+                          | (ShaderFloat16 ? HostFeatures.ShaderFloat16 : 0),
+        EnabledInstanceExtensions = _instanceExtensions.ToArray(),
+    };
+
     public int Width => _options.Width;
     public int Height => _options.Height;
     public int FramesInFlight => _options.FramesInFlight;

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using OpenCvSharp;
 using SamRealtime.Capture;
+using SamRealtime.Engine;
+using SamRealtime.Model;
 using SamRealtime.Vulkan;
 
 namespace SamRealtime.Samples.RenderPass;
@@ -28,9 +30,12 @@ public static class Sample
         });
         log.WriteLine($"{renderer.DeviceName}: {vw}x{vh} video rendered at {width}x{height}, validation {(renderer.ValidationEnabled ? "on" : "off")}");
 
-        // A fixed ellipse in the prompt's box (or around the point) until the SAM pass is wired in.
+        // Either SAM on the renderer's device, or (--static-mask) a fixed ellipse in the prompt's region.
+        using var sam = o.StaticMask ? null : new SamMaskStage(renderer, o.Model, new SamPassOptions { TrackObjects = true });
         var region = scaledBox ?? (scaledPoint!.Value.X - 20, scaledPoint.Value.Y - 20, scaledPoint.Value.X + 20, scaledPoint.Value.Y + 20);
-        using var stage = new StaticMaskStage(renderer, StaticMaskStage.Ellipse(width, height, region));
+        using var fixedMask = o.StaticMask ? new StaticMaskStage(renderer, StaticMaskStage.Ellipse(width, height, region)) : null;
+        IMaskStage stage = (IMaskStage?)sam ?? fixedMask!;
+        sam?.Pass.AddObject(scaledBox is { } sb ? new Prompt { Box = sb } : Prompt.Point(scaledPoint!.Value.X, scaledPoint.Value.Y));
 
         VideoWriter? mp4 = null;
         try
@@ -50,7 +55,9 @@ public static class Sample
                     mp4.Write(bgr);
                 }
                 var t = f.Times is { } ft ? $"scene {ft.SceneMs:F1} ms, mask {ft.MaskMs:F1} ms, composite {ft.CompositeMs:F1} ms (GPU)" : "no timestamps";
-                log.WriteLine($"frame {f.Index,3}: {t}; {wall.Elapsed.TotalSeconds:F1} s since start -> {path}");
+                // The pass learns about a frame's object when its slot comes round again, so this is the latest it knows.
+                var obj = sam?.Pass.Objects[0] is { Frame: >= 0 } po ? $"; object at frame {po.Frame}: {po.State}, score {po.Score:F2}, box {po.Box}" : "";
+                log.WriteLine($"frame {f.Index,3}: {t}; {wall.Elapsed.TotalSeconds:F1} s since start -> {path}{obj}");
             }
 
             for (int i = 0; i < o.Frames; i++)
