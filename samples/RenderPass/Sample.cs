@@ -19,6 +19,10 @@ public static class Sample
         // Height follows the video's aspect; even, as video encoders want.
         int width = o.Width, height = Math.Max(2, (int)Math.Round((double)o.Width * vh / vw / 2) * 2);
         float scale = (float)width / vw;
+        if (o.Box is { } ob && (ob.X0 < 0 || ob.Y0 < 0 || ob.X1 > vw || ob.Y1 > vh))
+            throw new UsageException($"--box {ob} is outside the {vw}x{vh} video.");
+        if (o.Point is { } op && (op.X < 0 || op.Y < 0 || op.X >= vw || op.Y >= vh))
+            throw new UsageException($"--point {op} is outside the {vw}x{vh} video.");
         var box = o.Box ?? (o.Point is null ? SampleOptions.DefaultBox : null);
         (float X0, float Y0, float X1, float Y1)? scaledBox = box is { } b ? (b.X0 * scale, b.Y0 * scale, b.X1 * scale, b.Y1 * scale) : null;
         (float X, float Y)? scaledPoint = o.Point is { } p ? (p.X * scale, p.Y * scale) : null;
