@@ -26,8 +26,10 @@ apt_install() {
 setup() {
     command -v dotnet >/dev/null || { echo "The .NET SDK (10) is required: https://dot.net" >&2; exit 1; }
     # Vulkan loader + lavapipe (CPU driver), shader compiler, validation layer, GTK for OpenCV's HighGUI,
-    # npm to fetch the weights, opencv-doc for its example videos.
-    local pkgs=(libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 opencv-doc xvfb)
+    # npm to fetch the weights, opencv-doc for its example videos. gcc and libc6-dev: NativeAOT links libsamrt.so with
+    # clang or, when there is none, gcc (binutils comes with it; zlib is bundled since .NET 9), and the C ABI test
+    # compiles the C sample; libc6-dev is only a recommendation of gcc, so --no-install-recommends would skip it.
+    local pkgs=(libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 opencv-doc xvfb gcc libc6-dev)
     # npm may come from Node.js's own packages (which conflict with Debian's npm): only ask apt when it is missing.
     command -v npm >/dev/null || pkgs+=(npm)
     apt_install "${pkgs[@]}"
@@ -37,6 +39,20 @@ setup() {
 build() {
     log "building ($CONFIG)"
     dotnet build SamRealtime.sln -c "$CONFIG" -nologo -v:q
+    native
+}
+
+# The C ABI: libsamrt.so (NativeAOT) and include/samrt.h in artifacts/native, which the C sample and CAbiTests use.
+# MSBuild skips the AOT compile and link when no input changed, so an unchanged tree costs a few seconds here.
+native() {
+    local rid
+    case "$(uname -m)" in
+        x86_64) rid=linux-x64 ;;
+        aarch64 | arm64) rid=linux-arm64 ;;
+        *) echo "NativeAOT has no Linux target for $(uname -m)" >&2; exit 1 ;;
+    esac
+    log "publishing artifacts/native/libsamrt.so (NativeAOT, $rid)"
+    dotnet publish src/SamRealtime.Native -c "$CONFIG" -r "$rid" -nologo -v:q -o artifacts/native
 }
 
 samrt() { dotnet "src/SamRealtime.Cli/bin/$CONFIG/net10.0/samrt.dll" "$@"; }

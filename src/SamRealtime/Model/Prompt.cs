@@ -42,7 +42,8 @@ public sealed record Prompt
         return ((int)(h * scale + 0.5), (int)(w * scale + 0.5));
     }
 
-    internal void Validate(int origW, int origH)
+    /// <summary>Throws <see cref="ArgumentException"/> naming what does not fit an origW x origH image.</summary>
+    public void Validate(int origW, int origH)
     {
         if (Points.Count == 0 && Box is null)
             throw new ArgumentException("Empty prompt: give at least one point or a box.");

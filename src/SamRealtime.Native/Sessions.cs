@@ -1,0 +1,42 @@
+using SamRealtime.Model;
+using SamRealtime.Tracking;
+
+namespace SamRealtime.Native;
+
+/// <summary>A samrt_ctx: the model on its own device. <see cref="Gate"/> serializes calls on it (and on its
+/// trackers), so a caller that breaks the one-thread-at-a-time rule gets slow calls, not a corrupted context.</summary>
+internal sealed class Session(SamModel model) : NativeObject
+{
+    public const string Name = "samrt_ctx";
+    public override string CName => Name;
+
+    public readonly object Gate = new();
+
+    private SamModel? _model = model;
+
+    /// <summary>The model; call under <see cref="Gate"/>.</summary>
+    public SamModel Model => _model ?? throw new SamrtException(ErrorCode.InvalidHandle, "the samrt_ctx was destroyed.");
+
+    public bool IsDestroyed => _model is null;
+
+    public void Destroy()
+    {
+        lock (Gate)
+        {
+            _model?.Dispose();
+            _model = null;
+        }
+    }
+}
+
+/// <summary>A samrt_tracker. It keeps the prompts the tracker will use on the next frame, to check them against
+/// that frame's size before tracking: a prompt outside the frame would otherwise fail every later frame.</summary>
+internal sealed class TrackerSession(Session owner) : NativeObject
+{
+    public const string Name = "samrt_tracker";
+    public override string CName => Name;
+
+    public Session Owner { get; } = owner;
+    public VideoTracker Tracker { get; } = new(owner.Model);
+    public Dictionary<int, Prompt> Pending { get; } = new();
+}

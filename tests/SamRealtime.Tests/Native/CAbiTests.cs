@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Globalization;
+using SamRealtime.Capture;
+using SamRealtime.Model;
+using SamRealtime.Tests.Model;
+using SamRealtime.Tests.Weights;
+using SamRealtime.Tracking;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace SamRealtime.Tests.Native;
+
+/// <summary>A fact for Linux only, reported as skipped elsewhere: the C ABI tests link libsamrt.so with gcc.</summary>
+public sealed class LinuxFactAttribute : FactAttribute
+{
+    public LinuxFactAttribute()
+    {
+        if (!OperatingSystem.IsLinux()) Skip = "libsamrt.so and gcc: Linux only";
+    }
+}
+
+/// <summary>
+/// libsamrt.so (the NativeAOT build that ./build.sh build writes to artifacts/native) used from C: the sample and a
+/// check program are compiled with gcc and run as separate processes, each on its own Vulkan device, and what they
+/// produce must equal the C# API's result on the shared context. A missing library or gcc fails the test.
+/// </summary>
+public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : GpuTest(fixture)
+{
+    private static string NativeDir => Path.Combine(ModelFiles.RepoRoot, "artifacts", "native");
+    private static string ModelDir => Path.GetDirectoryName(ModelFiles.Encoder)!;
+
+    [LinuxFact]
+    public void SampleMaskAndScoreMatchSamModel()
+    {
+        var dir = TempDir();
+        var exe = Compile(Path.Combine(ModelFiles.RepoRoot, "samples", "c-plugin", "main.c"), Path.Combine(dir, "segment"));
+        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        var ppm = Path.Combine(dir, "truck.ppm");
+        WritePpm(ppm, img);
+        var pgm = Path.Combine(dir, "mask.pgm");
+
+        var stdout = Run(exe, ModelDir, ppm, "500", "375", pgm);
+        float score = float.Parse(Line(stdout, "score:"), CultureInfo.InvariantCulture);
+        var mask = ReadPgm(pgm, img.Width, img.Height);
+
+        using var model = new SamModel(Ctx, ModelDir);
+        model.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+        var expected = model.Predict(Prompt.Point(500, 375));
+        double iou = IoU(mask, expected.BestMask);
+        output.WriteLine($"C vs C#: mask IoU {iou:F6}, score {score:G9} vs {expected.BestScore:G9}, area {expected.BestMask.Count(v => v != 0)}");
+        Assert.True(expected.BestMask.Count(v => v != 0) > 1000, "the C# mask is degenerate; pick another prompt");
+        Assert.True(iou >= 0.999, $"mask IoU {iou:F6} < 0.999 between the C sample and SamModel");
+        Assert.True(Math.Abs(score - expected.BestScore) <= 1e-5, $"score {score:G9} from C vs {expected.BestScore:G9} from C#");
+    }
+
+    [LinuxFact]
+    public void ErrorPathsAndTrackerFromC()
+    {
+        var dir = TempDir();
+        var exe = Compile(Path.Combine(ModelFiles.RepoRoot, "tests", "SamRealtime.Tests", "Native", "abi_check.c"), Path.Combine(dir, "abi_check"));
+        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        // The second frame is the first moved 12 px right, so the tracker has to follow something.
+        var moved = new byte[img.Pixels.Length];
+        for (int y = 0; y < img.Height; y++)
+        for (int x = 0; x < img.Width; x++)
+            Array.Copy(img.Pixels, (y * img.Width + Math.Max(x - 12, 0)) * 4, moved, (y * img.Width + x) * 4, 4);
+        var frames = new[] { img.Pixels, moved };
+        File.WriteAllBytes(Path.Combine(dir, "f0.rgba"), frames[0]);
+        File.WriteAllBytes(Path.Combine(dir, "f1.rgba"), frames[1]);
+
+        var stdout = Run(exe, ModelDir, Path.Combine(dir, "f0.rgba"), Path.Combine(dir, "f1.rgba"),
+                         img.Width.ToString(CultureInfo.InvariantCulture), img.Height.ToString(CultureInfo.InvariantCulture), dir);
+
+        using var model = new SamModel(Ctx, ModelDir);
+        var tracker = new VideoTracker(model);
+        tracker.AddObject(new Prompt { Box = (425, 600, 700, 875) });
+        tracker.AddObject(Prompt.Point(500, 375));
+        var fromC = stdout.Split('\n').Where(l => l.StartsWith("track ") && !l.StartsWith("track frame")).Select(l => l.Split(' ')).ToList();
+        Assert.Equal(4, fromC.Count);
+        for (int f = 0; f < 2; f++)
+        {
+            var results = tracker.Track(frames[f], img.Width, img.Height, img.Stride);
+            foreach (var r in results)
+            {
+                var c = fromC.Single(l => l[1] == f.ToString(CultureInfo.InvariantCulture) && l[2] == r.Id.ToString(CultureInfo.InvariantCulture));
+                var mask = File.ReadAllBytes(Path.Combine(dir, $"track_{f}_{r.Id}.raw"));
+                double iou = IoU(mask, r.Mask);
+                float score = float.Parse(c[4], CultureInfo.InvariantCulture);
+                output.WriteLine($"frame {f} object {r.Id}: {r.State} in C#, state {c[3]} in C, mask IoU {iou:F6}, score {score:G9} vs {r.Score:G9}");
+                Assert.Equal(r.State == TrackState.Tracked ? "0" : "1", c[3]);
+                Assert.Equal(TrackState.Tracked, r.State);
+                Assert.True(iou >= 0.999, $"frame {f} object {r.Id}: mask IoU {iou:F6} between C and C#");
+                Assert.True(Math.Abs(score - r.Score) <= 1e-5, $"frame {f} object {r.Id}: score {score:G9} vs {r.Score:G9}");
+                var box = r.Box!.Value;
+                Assert.Equal($"{box.X0} {box.Y0} {box.X1} {box.Y1}", string.Join(' ', c[6..10]));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private readonly List<string> _dirs = new();
+
+    private string TempDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "samrt-cabi-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        _dirs.Add(dir);
+        return dir;
+    }
+
+    public override void Dispose()
+    {
+        // Frames of 8 MiB each: not left behind in /tmp by every run.
+        foreach (var d in _dirs) Directory.Delete(d, recursive: true);
+        base.Dispose();
+    }
+
+    /// <summary>Builds a C program against artifacts/native exactly as the sample's header comment says.</summary>
+    private string Compile(string source, string exe)
+    {
+        var lib = Path.Combine(NativeDir, "libsamrt.so");
+        if (!File.Exists(lib))
+            throw new FileNotFoundException($"{lib} is missing: ./build.sh build publishes it " +
+                                            "(dotnet publish src/SamRealtime.Native -c Release -r linux-x64 -o artifacts/native).", lib);
+        var gcc = FindOnPath("gcc")
+                  ?? throw new InvalidOperationException("gcc is not on PATH: the C ABI tests compile C with it. " +
+                                                         "./build.sh setup installs it (apt-get install gcc libc6-dev).");
+        var (code, stdout, stderr) = Exec(gcc, TimeSpan.FromMinutes(2), null,
+            "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I" + Path.Combine(NativeDir, "include"), source,
+            "-L" + NativeDir, "-lsamrt", "-Wl,-rpath," + NativeDir, "-o", exe);
+        Assert.True(code == 0, $"gcc failed ({code}):\n{stdout}{stderr}");
+        return exe;
+    }
+
+    /// <summary>Runs a C program with the validation layer on (as the fixture's context has it) and returns its
+    /// output; a non-zero exit fails the test with everything it printed.</summary>
+    private string Run(string exe, params string[] args)
+    {
+        var sw = Stopwatch.StartNew();
+        var (code, stdout, stderr) = Exec(exe, TimeSpan.FromMinutes(5), new() { ["SAMRT_VALIDATION"] = "1" }, args);
+        output.WriteLine($"{Path.GetFileName(exe)} ran {sw.Elapsed.TotalSeconds:F1} s, exit {code}:\n{stdout}{stderr}");
+        Assert.True(code == 0, $"{Path.GetFileName(exe)} exited {code}:\n{stdout}{stderr}");
+        return stdout;
+    }
+
+    private static (int Code, string Stdout, string Stderr) Exec(string file, TimeSpan timeout, Dictionary<string, string>? env, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeout))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} did not finish in {timeout.TotalMinutes} min");
+        }
+        return (p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    private static string Line(string stdout, string prefix) =>
+        stdout.Split('\n').FirstOrDefault(l => l.StartsWith(prefix))?[prefix.Length..].Trim()
+        ?? throw new Xunit.Sdk.XunitException($"no '{prefix}' line in:\n{stdout}");
+
+    private static void WritePpm(string path, RgbaImage img)
+    {
+        using var f = File.Create(path);
+        f.Write(System.Text.Encoding.ASCII.GetBytes($"P6\n# truck.jpg\n{img.Width} {img.Height}\n255\n"));
+        var rgb = new byte[img.Width * img.Height * 3];
+        for (int i = 0; i < img.Width * img.Height; i++)
+            img.Pixels.AsSpan(i * 4, 3).CopyTo(rgb.AsSpan(i * 3));
+        f.Write(rgb);
+    }
+
+    private static byte[] ReadPgm(string path, int width, int height)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var header = System.Text.Encoding.ASCII.GetBytes($"P5\n{width} {height}\n255\n");
+        Assert.True(bytes.AsSpan().StartsWith(header), $"{path} does not start with a {width}x{height} P5 header");
+        Assert.Equal(header.Length + width * height, bytes.Length);
+        return bytes[header.Length..];
+    }
+
+    private static double IoU(byte[] a, byte[] b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        long inter = 0, union = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            bool x = a[i] != 0, y = b[i] != 0;
+            if (x && y) inter++;
+            if (x || y) union++;
+        }
+        return union == 0 ? 1 : (double)inter / union;
+    }
+}
