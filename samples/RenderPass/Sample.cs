@@ -35,7 +35,7 @@ public static class Sample
         log.WriteLine($"{renderer.DeviceName}: {vw}x{vh} video rendered at {width}x{height}, validation {(renderer.ValidationEnabled ? "on" : "off")}");
 
         // Either SAM on the renderer's device, or (--static-mask) a fixed ellipse in the prompt's region.
-        using var sam = o.StaticMask ? null : new SamMaskStage(renderer, o.Model, new SamPassOptions { TrackObjects = true });
+        using var sam = o.StaticMask ? null : new SamMaskStage(renderer, o.Model, new SamPassOptions { TrackObjects = true, EncoderInterval = o.EncoderInterval });
         var region = scaledBox ?? (scaledPoint!.Value.X - 20, scaledPoint.Value.Y - 20, scaledPoint.Value.X + 20, scaledPoint.Value.Y + 20);
         using var fixedMask = o.StaticMask ? new StaticMaskStage(renderer, StaticMaskStage.Ellipse(width, height, region)) : null;
         IMaskStage stage = (IMaskStage?)sam ?? fixedMask!;

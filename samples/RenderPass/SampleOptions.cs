@@ -24,15 +24,18 @@ public sealed record SampleOptions
     public bool Mp4 { get; init; }
     /// <summary>Composite a fixed ellipse in the prompt's region instead of running SAM (the renderer alone, fast).</summary>
     public bool StaticMask { get; init; }
+    /// <summary>Run SAM's encoder on every N-th frame only (the decoder still runs every frame).</summary>
+    public int EncoderInterval { get; init; } = 1;
     public bool Help { get; init; }
 
     public const string Usage =
         "RenderPass [--video FILE] [--frames N] [--out DIR] [--model DIR] [--point X,Y | --box X0,Y0,X1,Y1] [--width W]\n" +
-        "           [--validation] [--mp4] [--static-mask] [--help]\n" +
+        "           [--validation] [--mp4] [--static-mask] [--encoder-interval N] [--help]\n" +
         "  Renders vtest.avi with a spinning cube offscreen, segments the prompted object with SamRealtime's pass in the\n" +
         "  same command buffer (the object's prompt follows its mask from frame to frame) and writes the composited frames\n" +
         "  to DIR as PNGs (and DIR/render.mp4 with --mp4). Prompt coordinates are video pixels; default: the box\n" +
-        "  498,155,532,235 (the walking man in vtest.avi). Each frame runs the encoder (~4 s on lavapipe).";
+        "  498,155,532,235 (the walking man in vtest.avi). Each frame runs the encoder (~4 s on lavapipe) unless\n" +
+        "  --encoder-interval N runs it every N-th frame only.";
 
     public static SampleOptions Parse(IReadOnlyList<string> args)
     {
@@ -52,6 +55,7 @@ public sealed record SampleOptions
                 "--validation" => o with { Validation = true },
                 "--mp4" => o with { Mp4 = true },
                 "--static-mask" => o with { StaticMask = true },
+                "--encoder-interval" => o with { EncoderInterval = PositiveInt("--encoder-interval", Value()) },
                 "--help" or "-h" => o with { Help = true },
                 _ => throw new UsageException($"Unknown option {args[i]}.\n{Usage}"),
             };
