@@ -73,7 +73,8 @@ internal static class LiveCommand
         LiveView? view = null;
         Size shownSize = default;
         string? shownStatus = null;
-        bool reportRect = false, quitPosted = false;
+        bool quitPosted = false;
+        long reportRectBy = 0;
         try
         {
             while (!runner.Finished)
@@ -85,7 +86,7 @@ internal static class LiveCommand
                     shownStatus = null;
                     window.Scale = v.Scale;
                     window.Show(v.Image, runner.BusyText);
-                    if (v.Image.Size() != shownSize && v.FrameIndex is not null) reportRect = true;
+                    if (v.Image.Size() != shownSize && v.FrameIndex is not null) reportRectBy = Environment.TickCount64 + 2000;
                     shownSize = v.Image.Size();
                 }
                 else if (view is not null && runner.BusyText is var busy && busy != shownStatus)
@@ -100,13 +101,17 @@ internal static class LiveCommand
                     if (!quitPosted) runner.Post(new KeyEvent('q'));
                     break;
                 }
-                if (reportRect)
+                if (reportRectBy != 0)
                 {
-                    // Where the image is on the screen: what a synthetic click (or a curious user) needs.
+                    // Where the image is on the screen: what a synthetic click (or a curious user) needs. GTK resizes
+                    // the window a few event loops after the image changed size: wait for it (a while at most).
                     var rect = window.ImageRect;
-                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"window: image at ({rect.X},{rect.Y}) size {rect.Width}x{rect.Height}, scale {window.Scale:F4}"));
-                    reportRect = false;
+                    if (rect.Size == shownSize || Environment.TickCount64 > reportRectBy)
+                    {
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"window: image at ({rect.X},{rect.Y}) size {rect.Width}x{rect.Height}, scale {window.Scale:F4}"));
+                        reportRectBy = 0;
+                    }
                 }
                 if (player is not null)
                 {
