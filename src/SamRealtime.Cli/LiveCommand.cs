@@ -68,65 +68,81 @@ internal static class LiveCommand
 
     private static void RunWindow(LiveRunner runner, ScriptPlayer? player)
     {
-        using var window = new LiveWindow(Title, runner.Post);
-        runner.Start();
-        LiveView? view = null;
-        Size shownSize = default;
-        string? shownStatus = null;
-        bool quitPosted = false;
-        long reportRectBy = 0;
-        try
+        bool quitAsked = false;
+        void Post(LiveEvent e)
         {
-            while (!runner.Finished)
+            runner.Post(e);
+            quitAsked |= e is KeyEvent { Key: 'q' or KeyEvent.Escape };
+        }
+        using (var window = new LiveWindow(Title, Post))
+        {
+            runner.Start();
+            LiveView? view = null;
+            Size shownSize = default;
+            string? shownStatus = null;
+            long reportRectBy = 0;
+            try
             {
-                if (runner.TakeView() is { } v)
+                while (!runner.Finished && !quitAsked)
                 {
-                    view?.Image.Dispose();
-                    view = v;
-                    shownStatus = null;
-                    window.Scale = v.Scale;
-                    window.Show(v.Image, runner.BusyText);
-                    if (v.Image.Size() != shownSize && v.FrameIndex is not null) reportRectBy = Environment.TickCount64 + 2000;
-                    shownSize = v.Image.Size();
-                }
-                else if (view is not null && runner.BusyText is var busy && busy != shownStatus)
-                {
-                    // The busy line counts tenths of a second: it changes (and is redrawn) at most ten times a second.
-                    window.Show(view.Image, busy);
-                    shownStatus = busy;
-                }
-                if (!window.Pump(15))
-                {
-                    Console.WriteLine("window closed");
-                    if (!quitPosted) runner.Post(new KeyEvent('q'));
-                    break;
-                }
-                if (reportRectBy != 0)
-                {
-                    // Where the image is on the screen: what a synthetic click (or a curious user) needs. GTK resizes
-                    // the window a few event loops after the image changed size: wait for it (a while at most).
-                    var rect = window.ImageRect;
-                    if (rect.Size == shownSize || Environment.TickCount64 > reportRectBy)
+                    if (runner.TakeView() is { } v)
                     {
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"window: image at ({rect.X},{rect.Y}) size {rect.Width}x{rect.Height}, scale {window.Scale:F4}"));
-                        reportRectBy = 0;
+                        view?.Image.Dispose();
+                        view = v;
+                        shownStatus = null;
+                        window.Scale = v.Scale;
+                        window.Show(v.Image, runner.BusyText);
+                        if (v.Image.Size() != shownSize && v.FrameIndex is not null) reportRectBy = Environment.TickCount64 + 2000;
+                        shownSize = v.Image.Size();
                     }
-                }
-                if (player is not null)
-                {
-                    foreach (var late in player.Pump(runner.ShownIndex, runner.StreamEnded, runner.Post))
-                        Console.WriteLine($"script line {late.Line}: frame {late.Frame} is past the end of the stream; applied on frame {runner.ShownIndex}");
-                    // A script that does not quit ends with the stream, once its last event has been applied.
-                    if (player.Done && runner.StreamEnded && runner.Idle && !quitPosted)
+                    else if (view is not null && runner.BusyText is var busy && busy != shownStatus)
                     {
-                        runner.Post(new KeyEvent('q'));
-                        quitPosted = true;
+                        // The busy line counts tenths of a second: it changes (and is redrawn) at most ten times a second.
+                        window.Show(view.Image, busy);
+                        shownStatus = busy;
+                    }
+                    if (!window.Pump(15))
+                    {
+                        Console.WriteLine("window closed");
+                        Post(new KeyEvent('q'));
+                        break;
+                    }
+                    if (reportRectBy != 0)
+                    {
+                        // Where the image is on the screen: what a synthetic click (or a curious user) needs. GTK
+                        // resizes the window a few event loops after the image changed size: wait for it (a while).
+                        var rect = window.ImageRect;
+                        if (rect.Size == shownSize || Environment.TickCount64 > reportRectBy)
+                        {
+                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                                $"window: image at ({rect.X},{rect.Y}) size {rect.Width}x{rect.Height}, scale {window.Scale:F4}"));
+                            reportRectBy = 0;
+                        }
+                    }
+                    if (player is not null)
+                    {
+                        foreach (var late in player.Pump(runner.ShownIndex, runner.StreamEnded, Post))
+                            Console.WriteLine($"script line {late.Line}: frame {late.Frame} is past the end of the stream; applied on frame {runner.ShownIndex}");
+                        // A script that does not quit ends with the stream, once its last event has been applied.
+                        if (player.Done && runner.StreamEnded && runner.Idle) Post(new KeyEvent('q'));
                     }
                 }
             }
+            finally { view?.Image.Dispose(); }
         }
-        finally { view?.Image.Dispose(); }
+        // The window goes at once; the worker still applies what was queued before the quit (a last 's' saves),
+        // after the model pass it may be in, which cannot be cut short.
+        var waiting = System.Diagnostics.Stopwatch.StartNew();
+        bool said = false;
+        while (!runner.Finished)
+        {
+            if (!said && waiting.Elapsed > TimeSpan.FromSeconds(1))
+            {
+                Console.WriteLine($"finishing: {runner.BusyText ?? "applying the last events"}");
+                said = true;
+            }
+            Thread.Sleep(20);
+        }
     }
 
     private static VideoSource OpenSource(string? video, string? camera)
