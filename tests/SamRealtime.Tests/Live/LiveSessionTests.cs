@@ -49,8 +49,26 @@ public sealed class LiveSessionTests(GpuFixture fixture, ITestOutputHelper outpu
         Assert.True(followed > 0.8 && followed > stayed + 0.2, $"IoU {followed:F3} with the moved mask, {stayed:F3} unmoved");
         Assert.Contains("fps", session.HudLines[0]);
         Assert.Contains("encoder", session.HudLines[0]);
-        using var screen = session.Render("status");
-        Assert.Equal((1200, 800), (screen.Width, screen.Height));   // fitted into 1280x800
+        using (var screen = session.Render("status"))
+            Assert.Equal((1200, 800), (screen.Width, screen.Height));   // fitted into 1280x800
+
+        // The truck gone (a blank frame): the object is shown as lost, not as a wrong mask.
+        var blank = new RgbaImage(Enumerable.Repeat((byte)128, truck.Pixels.Length).ToArray(), truck.Width, truck.Height);
+        session.ShowFrame(new Frame(blank, 2, TimeSpan.FromSeconds(0.2)));
+        var lost = Assert.Single(session.Results);
+        output.WriteLine(string.Join(" || ", session.HudLines));
+        Assert.Equal(TrackState.Lost, lost.State);
+        Assert.All(lost.Mask, v => Assert.Equal(0, v));
+        Assert.Contains("#1 lost", session.HudLines[1]);
+        using (var screen = session.Render())
+        {
+            // Its last box is drawn dashed where it was: some pixels there are no longer the blank grey.
+            using var roi = new OpenCvSharp.Mat(screen, new OpenCvSharp.Rect(0, 60, screen.Width, screen.Height - 120));
+            using var grey = new OpenCvSharp.Mat();
+            OpenCvSharp.Cv2.CvtColor(roi, grey, OpenCvSharp.ColorConversionCodes.BGR2GRAY);
+            OpenCvSharp.Cv2.MinMaxLoc(grey, out double min, out double max);
+            Assert.True(min < 120 || max > 136, $"nothing drawn for the lost object (grey {min}..{max})");
+        }
     }
 
     private static RgbaImage Shift(RgbaImage img, int dx)
