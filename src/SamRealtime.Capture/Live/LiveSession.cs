@@ -29,8 +29,9 @@ public sealed record LiveTimings(double CaptureMs, double EncoderMs, double Deco
 /// encoder can run while the previous frame stays on screen: <see cref="BeginFrame"/> encodes it,
 /// <see cref="EndFrame"/> propagates the objects to it (decoder) and puts it on screen. An event applied in between
 /// still lands on the frame on screen: its embedding was kept on the host before the encoder pass and is put back
-/// for the decoder (and the new frame's is put back for <see cref="EndFrame"/>), so no click is ever applied to a
-/// frame the user has not seen.
+/// for the decoder (and the new frame's is put back for <see cref="EndFrame"/>), so a click made while the encoder
+/// works on the next frame is applied to the frame the user clicked on. The one gap is <see cref="EndFrame"/>
+/// itself (one decoder pass): a click made while it runs is applied to the frame it puts on screen.
 /// </para>
 /// </summary>
 public sealed class LiveSession
