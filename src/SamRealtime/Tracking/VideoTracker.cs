@@ -42,6 +42,11 @@ public sealed class VideoTracker
         public TrackState TrackState = TrackState.Tracked;
         public Prompt? Correction;
         public float[]? Feature;
+        // The last decoded mask before overlaps were resolved, and its score: Refine re-resolves overlaps between a
+        // re-decoded object and the others without decoding those again.
+        public byte[]? RawMask;
+        public float Score;
+        public float Similarity = 1f;
     }
 
     private readonly SamModel _model;
@@ -74,28 +79,57 @@ public sealed class VideoTracker
         o.Correction = prompt;
     }
 
+    /// <summary>Forgets every object; ids start again at 1.</summary>
+    public void Clear()
+    {
+        _objects.Clear();
+        _nextId = 1;
+    }
+
+    /// <summary>The object's last accepted 256x256 low-res logits (null before its first mask or when unknown): the
+    /// mask prompt for a correction that should refine the object's current mask rather than start again.</summary>
+    public float[]? LowResLogits(int id) => _objects.FirstOrDefault(o => o.Id == id)?.Logits;
+
     /// <summary>Encodes the frame once and updates every object.</summary>
     public IReadOnlyList<ObjectResult> Track(ReadOnlySpan<byte> rgba, int width, int height, int strideBytes)
     {
         _model.SetImage(rgba, width, height, strideBytes, PixelFormat.Rgba8);
+        return Update();
+    }
+
+    /// <summary>Updates every object on the image the model holds now, which the caller encoded with
+    /// <see cref="SamModel.SetImage(ReadOnlySpan{byte}, int, int, int, PixelFormat)"/>: <see cref="Track"/> without
+    /// the encoder, for callers that encode ahead while they still show the previous frame.</summary>
+    public IReadOnlyList<ObjectResult> Update() => Decode(onlyPrompted: false);
+
+    /// <summary>Applies the pending prompts (<see cref="AddObject"/>, <see cref="Correct"/>) to the frame last
+    /// tracked, with the decoder only: an interactive click gets its mask in a decoder pass instead of waiting for the
+    /// next frame's encoder. The model must still hold that frame's embedding. Objects without a pending prompt keep
+    /// their result; overlaps are resolved again.</summary>
+    public IReadOnlyList<ObjectResult> Refine()
+    {
+        if (!_model.HasImage) throw new InvalidOperationException("Refine needs a tracked frame: call Track first.");
+        return Decode(onlyPrompted: true);
+    }
+
+    private IReadOnlyList<ObjectResult> Decode(bool onlyPrompted)
+    {
+        int width = _model.ImageWidth, height = _model.ImageHeight;
         if (_objects.Count == 0) return [];
-        var prompts = _objects.Select(o => o.Correction ?? Propagate(o, width, height)).ToList();
-        var preds = _model.Predict(prompts);
-        var embedding = _model.Embedding.Read();
-        var results = new ObjectResult?[_objects.Count];
-        var accepted = new bool[_objects.Count];
-        var similarity = new float[_objects.Count];
-        for (int i = 0; i < _objects.Count; i++)
+        var active = _objects.Where(o => !onlyPrompted || o.Correction is not null).ToList();
+        var prompts = active.Select(o => o.Correction ?? Propagate(o, width, height)).ToList();
+        var preds = prompts.Count > 0 ? _model.Predict(prompts) : [];
+        var embedding = preds.Count > 0 ? _model.Embedding.Read() : [];
+        for (int i = 0; i < active.Count; i++)
         {
-            var o = _objects[i];
+            var o = active[i];
             var p = preds[i];
             long area = p.BestMask.LongCount(v => v != 0);
             bool userPrompt = o.Correction is not null;
             var feature = Feature(embedding, p.LowResLogits[p.Best], width, height);
-            similarity[i] = userPrompt || o.Feature is null || feature is null ? 1f : Cosine(o.Feature, feature);
+            float similarity = userPrompt || o.Feature is null || feature is null ? 1f : Cosine(o.Feature, feature);
             bool ok = area > 0 && (userPrompt || (p.BestScore >= _options.MinScore && AreaPlausible(o, area)
-                                                  && similarity[i] >= _options.MinFeatureSimilarity));
-            accepted[i] = ok;
+                                                  && similarity >= _options.MinFeatureSimilarity));
             if (ok && userPrompt) o.Feature = feature;
             if (ok)
             {
@@ -108,11 +142,14 @@ public sealed class VideoTracker
             {
                 o.TrackState = TrackState.Lost;
             }
+            o.RawMask = ok ? p.BestMask : null;
+            o.Score = p.BestScore;
+            o.Similarity = similarity;
             o.Correction = null;
         }
         // A pixel belongs to at most one object: the one whose mask scored higher.
-        var masks = preds.Select((p, i) => accepted[i] ? (byte[])p.BestMask.Clone() : new byte[width * height]).ToArray();
-        var order = Enumerable.Range(0, _objects.Count).Where(i => accepted[i]).OrderByDescending(i => preds[i].BestScore).ToArray();
+        var masks = _objects.Select(o => o.RawMask is { } m && m.Length == width * height ? (byte[])m.Clone() : new byte[width * height]).ToArray();
+        var order = Enumerable.Range(0, _objects.Count).Where(i => _objects[i].RawMask is not null).OrderByDescending(i => _objects[i].Score).ToArray();
         var owner = new byte[width * height];
         foreach (var i in order)
         {
@@ -124,12 +161,8 @@ public sealed class VideoTracker
                 else owner[j] = 1;
             }
         }
-        for (int i = 0; i < _objects.Count; i++)
-        {
-            var o = _objects[i];
-            results[i] = new ObjectResult(o.Id, masks[i], preds[i].BestScore, o.TrackState, accepted[i] ? o.Box : null, similarity[i]);
-        }
-        return results!;
+        return _objects.Select((o, i) => new ObjectResult(o.Id, masks[i], o.Score, o.TrackState,
+                                                          o.RawMask is not null ? o.Box : null, o.Similarity)).ToArray();
     }
 
     private bool AreaPlausible(State o, long area) =>
