@@ -140,8 +140,8 @@ internal static unsafe partial class Exports
             if (p is null) return;
             lock (p.Owner.Gate)
             {
-                p.Free();
-                p.Owner.Passes.Remove(p);
+                try { p.Free(); }
+                finally { p.Owner.Passes.Remove(p); }
             }
         }
         catch (Exception e)
@@ -319,8 +319,9 @@ internal static unsafe partial class Exports
     /// checks (sizes) still follow.</summary>
     private static (HostImage Source, HostImage Mask) ReadImages(SamrtImage* source, SamrtImage* mask)
     {
-        var src = ReadImage(source, "source");
-        var dst = ReadImage(mask, "mask");
+        var src = ReadImage(source, "source", checkLayout: true);
+        // The mask's layout is not read: the pass discards its contents (UNDEFINED -> TRANSFER_DST_OPTIMAL).
+        var dst = ReadImage(mask, "mask", checkLayout: false);
         if (src.Format is not (Format.R8G8B8A8Unorm or Format.R8G8B8A8Srgb or Format.B8G8R8A8Unorm or Format.B8G8R8A8Srgb))
             throw SamrtException.Arg($"source->format is {FormatName(src.Format)}, which the pass cannot read; use VK_FORMAT_R8G8B8A8_UNORM/_SRGB " +
                                      $"or VK_FORMAT_B8G8R8A8_UNORM/_SRGB ({(int)Format.R8G8B8A8Unorm}, {(int)Format.R8G8B8A8Srgb}, " +
@@ -332,19 +333,19 @@ internal static unsafe partial class Exports
         return (src, dst);
     }
 
-    private static HostImage ReadImage(SamrtImage* p, string what)
+    private static HostImage ReadImage(SamrtImage* p, string what, bool checkLayout)
     {
         if (p == null) throw SamrtException.Arg($"{what} is NULL.");
         if (p->Image == 0) throw SamrtException.Arg($"{what}->image is VK_NULL_HANDLE.");
         var layout = (ImageLayout)p->Layout;
         var final = (ImageLayout)p->FinalLayout;
         // An unknown value is most likely garbage; Vulkan would take it as undefined behaviour, not an error.
-        if (!Enum.IsDefined(layout)) throw SamrtException.Arg($"{what}->layout {p->Layout} is not a VkImageLayout.");
+        if (checkLayout && !Enum.IsDefined(layout)) throw SamrtException.Arg($"{what}->layout {p->Layout} is not a VkImageLayout.");
         if (!Enum.IsDefined(final)) throw SamrtException.Arg($"{what}->final_layout {p->FinalLayout} is not a VkImageLayout.");
         if (final is ImageLayout.Undefined or ImageLayout.Preinitialized)
             throw SamrtException.Arg($"{what}->final_layout is {(final == ImageLayout.Undefined ? "VK_IMAGE_LAYOUT_UNDEFINED" : "VK_IMAGE_LAYOUT_PREINITIALIZED")}, " +
                                      "which no transition may go to; give the layout the image should be left in.");
-        return new HostImage(new Image(p->Image), (Format)p->Format, p->Width, p->Height, layout, final);
+        return new HostImage(new Image(p->Image), (Format)p->Format, p->Width, p->Height, checkLayout ? layout : ImageLayout.Undefined, final);
     }
 
     private static string FormatName(Format f) =>

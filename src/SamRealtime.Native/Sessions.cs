@@ -53,8 +53,10 @@ internal sealed class PassSession(Session owner, SamPass pass) : NativeObject
     /// <summary>Frees the pass's GPU memory (waits for the queue); call under the owner's gate.</summary>
     public void Free()
     {
-        _pass?.Dispose();
+        // Detached first: a pass whose Dispose failed (device lost) is not disposed again by its context.
+        var pass = _pass;
         _pass = null;
+        pass?.Dispose();
     }
 }
 
