@@ -19,7 +19,8 @@
  *   Vulkan objects given to the engine pass functions stay the host's: the library never destroys them.
  * - Threads: use a context (and the trackers made from it) from one thread at a time. Calls on one context from
  *   several threads are serialized by the library rather than corrupting it, but run one after the other; separate
- *   contexts run independently on their own Vulkan devices and queues.
+ *   contexts run independently on their own Vulkan devices and queues, except that contexts from
+ *   samrt_create_on_host use the host's queue (see the engine pass section for what that asks of the host).
  *
  * C99 and C++ compatible.
  */
