@@ -29,7 +29,8 @@ setup() {
     # npm to fetch the weights, opencv-doc for its example videos. gcc and libc6-dev: NativeAOT links libsamrt.so with
     # clang or, when there is none, gcc (binutils comes with it; zlib is bundled since .NET 9), and the C ABI test
     # compiles the C sample; libc6-dev is only a recommendation of gcc, so --no-install-recommends would skip it.
-    local pkgs=(libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 opencv-doc xvfb gcc libc6-dev)
+    # libvulkan-dev: vulkan.h and libvulkan.so for the C ABI test that plays a host engine with its own device.
+    local pkgs=(libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 opencv-doc xvfb gcc libc6-dev libvulkan-dev)
     # npm may come from Node.js's own packages (which conflict with Debian's npm): only ask apt when it is missing.
     command -v npm >/dev/null || pkgs+=(npm)
     apt_install "${pkgs[@]}"

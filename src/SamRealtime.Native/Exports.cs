@@ -12,7 +12,7 @@ namespace SamRealtime.Native;
 /// </summary>
 internal static unsafe partial class Exports
 {
-    private const int Version = 100; // keep equal to SAMRT_VERSION in include/samrt.h
+    private const int Version = 200; // keep equal to SAMRT_VERSION in include/samrt.h
 
     [UnmanagedCallersOnly(EntryPoint = "samrt_version")]
     public static int SamrtVersion() => Version;

@@ -1,3 +1,4 @@
+using SamRealtime.Engine;
 using SamRealtime.Model;
 using SamRealtime.Tracking;
 
@@ -19,13 +20,43 @@ internal sealed class Session(SamModel model) : NativeObject
 
     public bool IsDestroyed => _model is null;
 
+    /// <summary>Passes made on this context, freed with it: their GPU memory is on its device, and must be gone
+    /// before the model and context are disposed.</summary>
+    public List<PassSession> Passes { get; } = new();
+
     public void Destroy()
     {
         lock (Gate)
         {
+            foreach (var p in Passes) p.Free();
+            Passes.Clear();
             _model?.Dispose();
             _model = null;
         }
+    }
+}
+
+/// <summary>A samrt_pass: a <see cref="SamPass"/> on a context adopted from the host. Its handle outlives the pass
+/// when the context is destroyed first, so that later calls fail with a message instead of using freed memory.</summary>
+internal sealed class PassSession(Session owner, SamPass pass) : NativeObject
+{
+    public const string Name = "samrt_pass";
+    public override string CName => Name;
+
+    public Session Owner { get; } = owner;
+
+    private SamPass? _pass = pass;
+
+    /// <summary>The pass; call under the owner's <see cref="Session.Gate"/>.</summary>
+    public SamPass Pass => _pass ?? throw new SamrtException(ErrorCode.InvalidHandle, "the samrt_ctx of this samrt_pass was destroyed.");
+
+    /// <summary>Frees the pass's GPU memory (waits for the queue); call under the owner's gate.</summary>
+    public void Free()
+    {
+        // Detached first: a pass whose Dispose failed (device lost) is not disposed again by its context.
+        var pass = _pass;
+        _pass = null;
+        pass?.Dispose();
     }
 }
 
