@@ -196,9 +196,8 @@ SAMRT_API int samrt_tracker_track(samrt_tracker* tracker, const uint8_t* rgba, i
  * - Frame slots: frame_slot is in [0, frames_in_flight), and before passing a slot again the host must have waited
  *   for the submission that used it last (the usual per-frame-resources rule). That is also when its results
  *   (score, state, box, and with track_objects the next prompt) reach samrt_pass_objects, so they lag by
- *   frames_in_flight frames. Submit each command buffer the pass was recorded into before the pass's next
- *   samrt_pass_record or samrt_pass_submit: a change of image size or object count waits for the queue and then
- *   frees what every slot's recording held.
+ *   frames_in_flight frames. A change of image size or object count does not wait: the buffers the slots'
+ *   earlier recordings use stay alive until each of those slots is passed again.
  * - Queue: any samrt_* call on a context from samrt_create_on_host may submit to or wait on the host's queue
  *   (samrt_pass_submit, samrt_set_image_rgba8, samrt_predict*, tracking, creation and destruction, and
  *   samrt_pass_record when the image size or object count changed); the host must not use that queue from another

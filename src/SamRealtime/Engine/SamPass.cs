@@ -111,6 +111,27 @@ public sealed unsafe class SamPass : IDisposable
         }
     }
 
+    /// <summary>Buffers several recordings share: freed when the last of them releases its reference.</summary>
+    private sealed class Retired(List<IDisposable> items, int references)
+    {
+        private int _references = references;
+        private readonly List<IDisposable> _items = items;
+
+        public IDisposable Reference() => new Release(this);
+
+        private sealed class Release(Retired owner) : IDisposable
+        {
+            private bool _done;
+
+            public void Dispose()
+            {
+                if (_done) return;
+                _done = true;
+                if (--owner._references == 0) foreach (var d in owner._items) d.Dispose();
+            }
+        }
+    }
+
     public SamPass(SamModel model, SamPassOptions? options = null)
     {
         _model = model ?? throw new ArgumentNullException(nameof(model));
@@ -246,16 +267,16 @@ public sealed unsafe class SamPass : IDisposable
         // Kernels check exact tensor lengths, so the per-object tensors follow the object count (it rarely changes).
         int capacity = Math.Max(objects, 1);
         if (width == _width && height == _height && capacity == _capacity && _pixels is not null) return;
-        // Buffers in use by recordings in flight cannot be freed under them; size changes are rare, so wait.
-        _ctx.WaitIdle();
-        foreach (var s in _slots)
+        // Recordings in flight (even recorded and not yet submitted) still use the old buffers and descriptor sets, so
+        // the old buffers are handed to every slot that holds a recording and freed when the last of them is reused.
+        var old = new IDisposable?[] { _pixels, _packed, _chosen, _scores, _mid, _full, _labels }.OfType<IDisposable>().ToList();
+        var busy = _slots.Where(s => s.Stream is not null).ToArray();
+        if (busy.Length == 0) foreach (var d in old) d.Dispose();
+        else
         {
-            if (s.Pending) Harvest(s);
-            s.Stream?.Dispose();
-            s.Stream = null;
+            var retired = new Retired(old, busy.Length);
+            foreach (var s in busy) s.Stream!.Transient(retired.Reference());
         }
-        _pixels?.Dispose(); _packed?.Dispose(); _chosen?.Dispose(); _scores?.Dispose();
-        _mid?.Dispose(); _full?.Dispose(); _labels?.Dispose();
         _capacity = capacity;
         _width = width;
         _height = height;

@@ -233,6 +233,35 @@ public sealed class SamPassTests : IDisposable
     }
 
     [Fact]
+    public void ObjectCountChangeBetweenTwoUnsubmittedRecordingsKeepsTheFirstValid()
+    {
+        var img = _f.Truck;
+        var (src, maskImg) = Images(Format.R8G8B8A8Unorm, ImageLayout.General);
+        var mask2 = _f.Host.CreateImage(img.Width, img.Height, Format.R8Unorm, ImageUsageFlags.TransferDstBit | ImageUsageFlags.TransferSrcBit);
+        using var pass = new SamPass(_f.Model, new SamPassOptions { Labels = true, EncoderInterval = 10 });
+        int window = pass.AddObject(Window);
+        var source = new HostImage(src, Format.R8G8B8A8Unorm, img.Width, img.Height, ImageLayout.General);
+        var first = _f.Host.Begin();
+        pass.Record(first, source, new HostImage(maskImg, Format.R8Unorm, img.Width, img.Height, ImageLayout.Undefined, ImageLayout.General), 0);
+        // A second object before the first recording was even submitted: the per-object buffers are rebuilt, and the
+        // ones the first command buffer uses must outlive it (validation would report freed descriptors otherwise).
+        int tyre = pass.AddObject(Tyre);
+        var second = _f.Host.Begin();
+        pass.Record(second, source, new HostImage(mask2, Format.R8Unorm, img.Width, img.Height, ImageLayout.Undefined, ImageLayout.General), 1);
+        Assert.False(pass.LastFrameRanEncoder);
+        _f.Host.SubmitAndWait(first);
+        _f.Host.SubmitAndWait(second);
+        var a = _f.Host.Read(maskImg, img.Width, img.Height, 1, ImageLayout.General);
+        var b = _f.Host.Read(mask2, img.Width, img.Height, 1, ImageLayout.General);
+        Assert.Contains((byte)window, a);
+        Assert.DoesNotContain((byte)tyre, a);
+        Assert.Contains((byte)window, b);
+        Assert.Contains((byte)tyre, b);
+        // The window's pixels are the same in both frames (same image, same embedding).
+        for (int i = 0; i < a.Length; i++) Assert.Equal(a[i] == window, b[i] == window);
+    }
+
+    [Fact]
     public void BadImagesAndSlotsAreRefusedBeforeAnythingIsRecorded()
     {
         var img = _f.Truck;
