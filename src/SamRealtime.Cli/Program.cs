@@ -7,4 +7,5 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(SegmentCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(TrackCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
 return await root.Parse(args).InvokeAsync();
