@@ -7,7 +7,8 @@ namespace SamRealtime.Capture;
 /// Object motion from sparse optical flow: corners inside the object's previous mask (Shi-Tomasi), followed into the
 /// new frame by pyramidal Lucas-Kanade, kept only when flowing them back lands where they started, then a similarity
 /// transform fitted with RANSAC (so background corners caught at the mask's edge and points on a passing occluder are
-/// outvoted). Too few inliers for a transform leave the median displacement; no surviving point leaves no estimate.
+/// outvoted). Too few inliers for a transform leave the median displacement when most points agree on it, else no
+/// estimate (the tracker then prompts where the object was, as without flow).
 /// </summary>
 public sealed class OpticalFlowMotion : IMotionEstimator, IDisposable
 {
@@ -20,7 +21,8 @@ public sealed class OpticalFlowMotion : IMotionEstimator, IDisposable
     public int MaxCorners { get; init; } = 200;
     /// <summary>How far (pixels) a point flowed forward and back may land from where it started.</summary>
     public float MaxForwardBackwardError { get; init; } = 1f;
-    public int MinPoints { get; init; } = 4;
+    /// <summary>Fewest points for a similarity fit, which must also hold at least half of the followed points.</summary>
+    public int MinPoints { get; init; } = 6;
 
     public void AddFrame(ReadOnlySpan<byte> rgba, int width, int height, int strideBytes)
     {
@@ -62,20 +64,27 @@ public sealed class OpticalFlowMotion : IMotionEstimator, IDisposable
             from.Add(corners[i]);
             to.Add(forward[i]);
         }
-        if (from.Count == 0) return null;
+        // Occluded or blurred objects leave few points, and a fit to a few can be anything: a motion is only believed
+        // when most of the followed points agree on it.
         if (from.Count >= MinPoints)
         {
             using var inliers = new Mat();
             using var fit = Cv2.EstimateAffinePartial2D(InputArray.Create(from), InputArray.Create(to), inliers,
                                                         RobustEstimationAlgorithms.RANSAC, 3, 2000, 0.99, 10);
-            if (fit is not null && !fit.Empty() && Cv2.CountNonZero(inliers) >= MinPoints)
+            int count = fit is null || fit.Empty() ? 0 : Cv2.CountNonZero(inliers);
+            if (count >= MinPoints && 2 * count >= from.Count)
             {
-                var m = new Motion((float)fit.At<double>(0, 0), (float)fit.At<double>(1, 0), (float)fit.At<double>(0, 2), (float)fit.At<double>(1, 2));
+                var m = new Motion((float)fit!.At<double>(0, 0), (float)fit.At<double>(1, 0), (float)fit.At<double>(0, 2), (float)fit.At<double>(1, 2));
                 // A fit that halves or doubles the object between two frames is a degenerate point set, not motion.
                 if (m.Scale is > 0.5f and < 2f) return m;
             }
         }
-        return Motion.Translation(Median(from.Zip(to, (a, b) => b.X - a.X)), Median(from.Zip(to, (a, b) => b.Y - a.Y)));
+        if (from.Count < 3) return null;
+        var ddx = from.Zip(to, (a, b) => b.X - a.X).ToArray();
+        var ddy = from.Zip(to, (a, b) => b.Y - a.Y).ToArray();
+        float mx = Median(ddx), my = Median(ddy);
+        int agree = Enumerable.Range(0, from.Count).Count(i => MathF.Abs(ddx[i] - mx) <= 3 && MathF.Abs(ddy[i] - my) <= 3);
+        return 2 * agree > from.Count ? Motion.Translation(mx, my) : null;
     }
 
     private static float Median(IEnumerable<float> values)
