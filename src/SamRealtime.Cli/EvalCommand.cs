@@ -35,12 +35,7 @@ internal static class EvalCommand
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Sequence).ToList()
                 : TrackingSequence.All.ToList();
             if (seqs.Count == 0) throw new UsageException("--sequences names no sequence");
-            bool flow = r.GetValue(motion) switch
-            {
-                "flow" => true,
-                "none" => false,
-                var m => throw new UsageException($"--motion {m}: expected flow or none"),
-            };
+            bool flow = TrackCommand.ParseMotion(r.GetValue(motion)!);
             var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
             if (!File.Exists(TrackingSequence.Vtest)) throw new UsageException($"{TrackingSequence.Vtest} not found (./build.sh setup installs opencv-doc)");
             using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, null, false);
