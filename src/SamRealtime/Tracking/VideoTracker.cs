@@ -119,6 +119,7 @@ public sealed class VideoTracker
         var accepted = new bool[_objects.Count];
         var similarity = new float[_objects.Count];
         var features = new float[]?[_objects.Count];
+        var areas = new long[_objects.Count];
         for (int k = 0; k < candidates.Count; k++)
         {
             int i = candidates[k].Obj;
@@ -136,6 +137,7 @@ public sealed class VideoTracker
             accepted[i] = ok;
             similarity[i] = sim;
             features[i] = feature;
+            areas[i] = area;
         }
         for (int i = 0; i < _objects.Count; i++)
         {
@@ -146,7 +148,7 @@ public sealed class VideoTracker
                 var p = chosen[i]!;
                 o.Logits = p.LowResLogits[p.Best];
                 o.Mask = p.BestMask;
-                o.Area = p.BestMask.LongCount(v => v != 0);
+                o.Area = areas[i];
                 o.Box = BoundingBox(p.BestMask, width, height);
                 o.TrackState = TrackState.Tracked;
             }
@@ -249,7 +251,7 @@ public sealed class VideoTracker
 
     /// <summary>A box of the object's last size where its appearance best matches the current embedding: the cosine
     /// similarity of its feature to every 16x16-pixel cell, averaged over a window of the object's size so that a
-    /// region like the whole object wins over one similar cell. Null when the image has no such window.</summary>
+    /// region like the whole object wins over one similar cell. Null for a feature of zeros, which matches nothing.</summary>
     private static Prompt? SearchPrompt(State o, float[] embedding, int width, int height)
     {
         const int side = EmbeddingSide, ch = EmbeddingChannels;
