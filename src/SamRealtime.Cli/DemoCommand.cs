@@ -53,7 +53,8 @@ internal static class DemoCommand
         catch (CaptureException e) { throw new UsageException(e.Message + " (./build.sh setup installs opencv-doc)"); }
         using (src)
         {
-            var tracker = new VideoTracker(sam);
+            using var motion = new OpticalFlowMotion();
+            var tracker = new VideoTracker(sam, motion: motion);
             var box = (498f, 155f, 532f, 235f);
             tracker.AddObject(new Prompt { Box = box });
             var outPath = Path.Combine(dir, "vtest-track.mp4");

@@ -8,4 +8,5 @@ root.Subcommands.Add(SegmentCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(TrackCommand.Create());
 root.Subcommands.Add(LiveCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
 return await root.Parse(args).InvokeAsync();

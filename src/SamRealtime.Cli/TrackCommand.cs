@@ -25,7 +25,8 @@ internal static class TrackCommand
         var outDir = new Option<string>("--out") { Description = "Output directory: <ID>/<frame>.png and track.json", Required = true };
         var overlay = new Option<string?>("--overlay") { Description = "Overlay video (.mp4)" };
         var maxFrames = new Option<int?>("--max-frames") { Description = "Stop after this many frames from K" };
-        foreach (var o in new Option[] { model, video, camera, frameK, points, boxes, objects, outDir, overlay, maxFrames }) cmd.Options.Add(o);
+        var motion = new Option<string>("--motion") { Description = "flow (optical flow moves the prompts) or none", DefaultValueFactory = _ => "flow" };
+        foreach (var o in new Option[] { model, video, camera, frameK, points, boxes, objects, outDir, overlay, maxFrames, motion }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
         {
             if ((r.GetValue(video) is null) == (r.GetValue(camera) is null))
@@ -52,10 +53,12 @@ internal static class TrackCommand
             if (groups.Any(g => g.Points.Count == 0 && g.Boxes.Count == 0))
                 throw new UsageException($"object {groups.First(g => g.Points.Count == 0 && g.Boxes.Count == 0).Id} has no --point or --box");
             if (groups.Any(g => g.Boxes.Count > 1)) throw new UsageException("one --box per object");
+            bool flow = ParseMotion(r.GetValue(motion)!);
 
             using IFrameSource source = r.GetValue(video) is { } v ? OpenVideo(v) : OpenCamera(r.GetValue(camera)!);
             using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, null, false);
-            var tracker = new VideoTracker(sam);
+            using var estimator = flow ? new OpticalFlowMotion() : null;
+            var tracker = new VideoTracker(sam, motion: estimator);
             var dir = r.GetValue(outDir)!;
             Directory.CreateDirectory(dir);
             VideoWriter? writer = null;
@@ -129,6 +132,14 @@ internal static class TrackCommand
         }));
         return cmd;
     }
+
+    /// <summary>The --motion option of track and eval: true for optical flow.</summary>
+    internal static bool ParseMotion(string value) => value switch
+    {
+        "flow" => true,
+        "none" => false,
+        _ => throw new UsageException($"--motion {value}: expected flow or none"),
+    };
 
     private static VideoSource OpenVideo(string path)
     {

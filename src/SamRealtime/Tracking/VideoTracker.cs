@@ -22,14 +22,19 @@ public sealed record TrackerOptions
     /// the frame it was prompted and on the current frame: SAM happily segments whatever is in the box when the
     /// object has gone, with a high predicted IoU, so the score alone cannot detect loss.</summary>
     public float MinFeatureSimilarity { get; init; } = 0.8f;
+    /// <summary>Also look for a lost object where its appearance best matches the current embedding, not only at its
+    /// last box: an object that left the frame or was hidden rarely comes back where it was last seen.</summary>
+    public bool SearchWholeFrame { get; init; } = true;
 }
 
 /// <summary>
 /// Track-Anything-style propagation with SAM alone: one encoder pass per frame serves every object; each object is
 /// prompted by its previous box (enlarged) and its previous low-res logits, all objects in one batched decoder pass.
-/// (No motion model yet: fast motion that leaves the enlarged box is lost, then re-acquired only near the last box.) A result with low predicted IoU or an implausible area
-/// jump marks the object lost (an empty mask, not a wrong one); a lost object is searched for again around its last
-/// box on every later frame and re-acquired when the check passes. Overlaps go to the higher-scoring object.
+/// With an <see cref="IMotionEstimator"/> the box and the logits are first moved by the object's motion measured on the
+/// frames, so an object that moves further than the box margin between two frames is still inside its prompt. A result
+/// with low predicted IoU, an implausible area jump or an appearance unlike the prompted one marks the object lost (an
+/// empty mask, not a wrong one); a lost object is searched for on every later frame at its last box and where the image
+/// embedding best matches its appearance, and re-acquired when the same checks pass. Overlaps go to the higher score.
 /// </summary>
 public sealed class VideoTracker
 {
@@ -37,6 +42,7 @@ public sealed class VideoTracker
     {
         public required int Id;
         public float[]? Logits;
+        public byte[]? Mask;
         public (int X0, int Y0, int X1, int Y1) Box;
         public long Area;
         public TrackState TrackState = TrackState.Tracked;
@@ -49,15 +55,21 @@ public sealed class VideoTracker
         public float Similarity = 1f;
     }
 
+    private const int EmbeddingSide = 64, EmbeddingChannels = 256;
+
     private readonly SamModel _model;
     private readonly TrackerOptions _options;
+    private readonly IMotionEstimator? _motion;
     private readonly List<State> _objects = new();
     private int _nextId = 1;
 
-    public VideoTracker(SamModel model, TrackerOptions? options = null)
+    /// <param name="motion">Moves each object's prompt by the motion seen in the frames; null: the prompt stays where
+    /// the object was on the previous frame (only its margin lets it move).</param>
+    public VideoTracker(SamModel model, TrackerOptions? options = null, IMotionEstimator? motion = null)
     {
         _model = model;
         _options = options ?? new TrackerOptions();
+        _motion = motion;
     }
 
     public IReadOnlyList<int> ObjectIds => _objects.Select(o => o.Id).ToArray();
@@ -93,13 +105,16 @@ public sealed class VideoTracker
     /// <summary>Encodes the frame once and updates every object.</summary>
     public IReadOnlyList<ObjectResult> Track(ReadOnlySpan<byte> rgba, int width, int height, int strideBytes)
     {
+        // Every frame, objects or not: the estimator measures motion between consecutive frames.
+        _motion?.AddFrame(rgba, width, height, strideBytes);
         _model.SetImage(rgba, width, height, strideBytes, PixelFormat.Rgba8);
         return Update();
     }
 
     /// <summary>Updates every object on the image the model holds now, which the caller encoded with
     /// <see cref="SamModel.SetImage(ReadOnlySpan{byte}, int, int, int, PixelFormat)"/>: <see cref="Track"/> without
-    /// the encoder, for callers that encode ahead while they still show the previous frame.</summary>
+    /// the encoder, for callers that encode ahead while they still show the previous frame. With a motion estimator,
+    /// such a caller gives it the frame too (<see cref="IMotionEstimator.AddFrame"/>).</summary>
     public IReadOnlyList<ObjectResult> Update() => Decode(onlyPrompted: false);
 
     /// <summary>Applies the pending prompts (<see cref="AddObject"/>, <see cref="Correct"/>) to the frame last
@@ -116,25 +131,66 @@ public sealed class VideoTracker
     {
         int width = _model.ImageWidth, height = _model.ImageHeight;
         if (_objects.Count == 0) return [];
-        var active = _objects.Where(o => !onlyPrompted || o.Correction is not null).ToList();
-        var prompts = active.Select(o => o.Correction ?? Propagate(o, width, height)).ToList();
-        var preds = prompts.Count > 0 ? _model.Predict(prompts) : [];
-        var embedding = preds.Count > 0 ? _model.Embedding.Read() : [];
-        for (int i = 0; i < active.Count; i++)
+        var embedding = _model.Embedding.Read();
+        // Candidate prompts per object: one for a tracked or corrected object, up to two for a lost one; none for an
+        // object whose motion carried it out of the frame, nor (Refine) for one without a pending prompt.
+        var candidates = new List<(int Obj, Prompt Prompt)>();
+        var active = new bool[_objects.Count];
+        for (int i = 0; i < _objects.Count; i++)
         {
-            var o = active[i];
-            var p = preds[i];
+            var o = _objects[i];
+            active[i] = !onlyPrompted || o.Correction is not null;
+            if (!active[i]) continue;
+            if (o.Correction is { } c) candidates.Add((i, c));
+            else if (o.TrackState == TrackState.Tracked)
+            {
+                if (Propagate(o, width, height) is { } p) candidates.Add((i, p));
+            }
+            else
+            {
+                candidates.Add((i, new Prompt { Box = Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height) }));
+                if (_options.SearchWholeFrame && o.Feature is not null && SearchPrompt(o, embedding, width, height) is { } s)
+                    candidates.Add((i, s));
+            }
+        }
+        var preds = candidates.Count > 0 ? _model.Predict(candidates.Select(c => c.Prompt).ToList()) : [];
+
+        // Per object: the accepted candidate most like the prompted appearance, else the first (for its score).
+        var chosen = new SamPrediction?[_objects.Count];
+        var accepted = new bool[_objects.Count];
+        var similarity = new float[_objects.Count];
+        var features = new float[]?[_objects.Count];
+        var areas = new long[_objects.Count];
+        for (int k = 0; k < candidates.Count; k++)
+        {
+            int i = candidates[k].Obj;
+            var o = _objects[i];
+            var p = preds[k];
             long area = p.BestMask.LongCount(v => v != 0);
             bool userPrompt = o.Correction is not null;
-            var feature = Feature(embedding, p.LowResLogits[p.Best], width, height);
-            float similarity = userPrompt || o.Feature is null || feature is null ? 1f : Cosine(o.Feature, feature);
+            var feature = Feature(embedding, p.LowResLogits[p.Best]);
+            float sim = userPrompt || o.Feature is null || feature is null ? 1f : Cosine(o.Feature, feature);
             bool ok = area > 0 && (userPrompt || (p.BestScore >= _options.MinScore && AreaPlausible(o, area)
-                                                  && similarity >= _options.MinFeatureSimilarity));
-            if (ok && userPrompt) o.Feature = feature;
-            if (ok)
+                                                  && sim >= _options.MinFeatureSimilarity));
+            bool better = chosen[i] is null || (ok && (!accepted[i] || sim > similarity[i]));
+            if (!better) continue;
+            chosen[i] = p;
+            accepted[i] = ok;
+            similarity[i] = sim;
+            features[i] = feature;
+            areas[i] = area;
+        }
+        for (int i = 0; i < _objects.Count; i++)
+        {
+            var o = _objects[i];
+            if (!active[i]) continue;
+            if (accepted[i] && o.Correction is not null) o.Feature = features[i];
+            if (accepted[i])
             {
+                var p = chosen[i]!;
                 o.Logits = p.LowResLogits[p.Best];
-                o.Area = area;
+                o.Mask = p.BestMask;
+                o.Area = areas[i];
                 o.Box = BoundingBox(p.BestMask, width, height);
                 o.TrackState = TrackState.Tracked;
             }
@@ -142,9 +198,9 @@ public sealed class VideoTracker
             {
                 o.TrackState = TrackState.Lost;
             }
-            o.RawMask = ok ? p.BestMask : null;
-            o.Score = p.BestScore;
-            o.Similarity = similarity;
+            o.RawMask = accepted[i] ? chosen[i]!.BestMask : null;
+            o.Score = chosen[i]?.BestScore ?? 0;
+            o.Similarity = similarity[i];
             o.Correction = null;
         }
         // A pixel belongs to at most one object: the one whose mask scored higher.
@@ -168,25 +224,120 @@ public sealed class VideoTracker
     private bool AreaPlausible(State o, long area) =>
         o.Area == 0 || (area <= o.Area * _options.MaxAreaChange && area * _options.MaxAreaChange >= o.Area);
 
-    /// <summary>The prompt carried over from the previous frame: enlarged box, centre point, previous logits. A lost
-    /// object keeps its last box (and no mask prompt, which described a wrong frame) so it can be re-acquired there.</summary>
-    private Prompt Propagate(State o, int width, int height)
+    /// <summary>The prompt carried over from the previous frame: the enlarged box and the previous logits, both moved
+    /// by the object's motion when an estimator measured it. Null when that motion took the object out of the frame.</summary>
+    private Prompt? Propagate(State o, int width, int height)
     {
-        var (x0, y0, x1, y1) = o.Box;
+        var motion = _motion is not null && o.Mask is not null ? _motion.Estimate(o.Mask) : null;
+        if (motion is not { } m) return new Prompt { Box = Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height), MaskLogits = o.Logits };
+        var (x0, y0, x1, y1) = MovedBox(o.Mask!, width, height, m);
+        // Less than a pixel of it left inside: SAM would only find the background there.
+        if (x1 < 0 || y1 < 0 || x0 > width - 1 || y0 > height - 1) return null;
+        return new Prompt { Box = Enlarge(x0, y0, x1, y1, width, height), MaskLogits = o.Logits is null ? null : WarpLogits(o.Logits, m, width, height) };
+    }
+
+    /// <summary>A box given by its first and last pixel, enlarged by the margin and clipped to the image.</summary>
+    private (float, float, float, float) Enlarge(float x0, float y0, float x1, float y1, int width, int height)
+    {
         float mx = (x1 - x0) * _options.BoxMargin, my = (y1 - y0) * _options.BoxMargin;
-        var box = (Math.Max(0, x0 - mx), Math.Max(0, y0 - my), Math.Min(width, x1 + 1 + mx), Math.Min(height, y1 + 1 + my));
-        return new Prompt
+        return (Math.Max(0, x0 - mx), Math.Max(0, y0 - my), Math.Min(width, x1 + 1 + mx), Math.Min(height, y1 + 1 + my));
+    }
+
+    /// <summary>Bounding box (first and last pixel, unclipped) of the mask moved by <paramref name="m"/>: the moved
+    /// ends of every row bound it exactly, where the moved corners of the old box would overshoot when it turns.</summary>
+    private static (float X0, float Y0, float X1, float Y1) MovedBox(byte[] mask, int width, int height, Motion m)
+    {
+        float x0 = float.MaxValue, y0 = float.MaxValue, x1 = float.MinValue, y1 = float.MinValue;
+        for (int y = 0; y < height; y++)
         {
-            Box = box,
-            MaskLogits = o.TrackState == TrackState.Tracked ? o.Logits : null,
-        };
+            var row = mask.AsSpan(y * width, width);
+            int first = row.IndexOfAnyExcept((byte)0);
+            if (first < 0) continue;
+            int last = row.LastIndexOfAnyExcept((byte)0);
+            foreach (int x in (ReadOnlySpan<int>)[first, last])
+            {
+                var (mx, my) = m.Apply(x, y);
+                x0 = Math.Min(x0, mx); x1 = Math.Max(x1, mx);
+                y0 = Math.Min(y0, my); y1 = Math.Max(y1, my);
+            }
+        }
+        return (x0, y0, x1, y1);
+    }
+
+    /// <summary>The 256x256 logits (in SAM's padded 1024 frame) resampled as if the object had moved by
+    /// <paramref name="m"/> (image pixels); bilinear, the lowest logit (surely background) where nothing maps.</summary>
+    private static float[] WarpLogits(float[] logits, Motion m, int width, int height)
+    {
+        const int side = 256;
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        // Image pixel → logit cell: the resize to the 1024 frame, then 4 pixels per cell (pixel centres at +0.5).
+        float kx = rw / (float)width / 4f, ky = rh / (float)height / 4f;
+        var inv = m.Inverse();
+        float fill = logits.Min();
+        var result = new float[side * side];
+        for (int v = 0; v < side; v++)
+        for (int u = 0; u < side; u++)
+        {
+            var (x, y) = inv.Apply((u + 0.5f) / kx - 0.5f, (v + 0.5f) / ky - 0.5f);
+            float su = (x + 0.5f) * kx - 0.5f, sv = (y + 0.5f) * ky - 0.5f;
+            int iu = (int)MathF.Floor(su), iv = (int)MathF.Floor(sv);
+            float fu = su - iu, fv = sv - iv;
+            float At(int a, int b) => a < 0 || b < 0 || a >= side || b >= side ? fill : logits[b * side + a];
+            result[v * side + u] = (1 - fv) * ((1 - fu) * At(iu, iv) + fu * At(iu + 1, iv))
+                                 + fv * ((1 - fu) * At(iu, iv + 1) + fu * At(iu + 1, iv + 1));
+        }
+        return result;
+    }
+
+    /// <summary>A box of the object's last size where its appearance best matches the current embedding: the cosine
+    /// similarity of its feature to every 16x16-pixel cell, averaged over a window of the object's size so that a
+    /// region like the whole object wins over one similar cell. Null for a feature of zeros, which matches nothing.</summary>
+    private static Prompt? SearchPrompt(State o, float[] embedding, int width, int height)
+    {
+        const int side = EmbeddingSide, ch = EmbeddingChannels;
+        var f = o.Feature!;
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        int cw = (rw + 15) / 16, chh = (rh + 15) / 16;   // cells that hold image, not padding
+        float cellX = 16f * width / rw, cellY = 16f * height / rh;   // one cell in image pixels
+        var (bx0, by0, bx1, by1) = o.Box;
+        int ww = Math.Clamp((int)MathF.Round((bx1 - bx0 + 1) / cellX), 1, cw), wh = Math.Clamp((int)MathF.Round((by1 - by0 + 1) / cellY), 1, chh);
+        double fn = Math.Sqrt(f.Sum(v => (double)v * v));
+        if (fn == 0) return null;
+        // Summed-area table of the per-cell similarity.
+        var sat = new double[(chh + 1) * (cw + 1)];
+        for (int cy = 0; cy < chh; cy++)
+        for (int cx = 0; cx < cw; cx++)
+        {
+            double dot = 0, en = 0;
+            for (int c = 0; c < ch; c++)
+            {
+                double e = embedding[(c * side + cy) * side + cx];
+                dot += e * f[c];
+                en += e * e;
+            }
+            double sim = en == 0 ? 0 : dot / (Math.Sqrt(en) * fn);
+            sat[(cy + 1) * (cw + 1) + cx + 1] = sim + sat[cy * (cw + 1) + cx + 1] + sat[(cy + 1) * (cw + 1) + cx] - sat[cy * (cw + 1) + cx];
+        }
+        double best = double.NegativeInfinity;
+        int bestX = 0, bestY = 0;
+        for (int cy = 0; cy + wh <= chh; cy++)
+        for (int cx = 0; cx + ww <= cw; cx++)
+        {
+            double s = sat[(cy + wh) * (cw + 1) + cx + ww] - sat[cy * (cw + 1) + cx + ww] - sat[(cy + wh) * (cw + 1) + cx] + sat[cy * (cw + 1) + cx];
+            if (s > best) { best = s; bestX = cx; bestY = cy; }
+        }
+        // The window's centre, the last box's size around it, shifted back inside the image.
+        float w = bx1 - bx0 + 1, h = by1 - by0 + 1;
+        float x0 = Math.Clamp((bestX + ww / 2f) * cellX - w / 2, 0, Math.Max(0, width - w));
+        float y0 = Math.Clamp((bestY + wh / 2f) * cellY - h / 2, 0, Math.Max(0, height - h));
+        return new Prompt { Box = (x0, y0, Math.Min(width, x0 + w), Math.Min(height, y0 + h)) };
     }
 
     /// <summary>Mean of the 256-channel embedding over the 64x64 cells the mask covers (its 256x256 logits are in the
     /// same padded 1024 frame, 4x4 logits per cell); null for an empty mask.</summary>
-    private static float[]? Feature(float[] embedding, float[] logits, int width, int height)
+    private static float[]? Feature(float[] embedding, float[] logits)
     {
-        const int side = 64, ch = 256;
+        const int side = EmbeddingSide, ch = EmbeddingChannels;
         var sum = new double[ch];
         int cells = 0;
         for (int cy = 0; cy < side; cy++)

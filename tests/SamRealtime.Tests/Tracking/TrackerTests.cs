@@ -1,4 +1,5 @@
 using SamRealtime.Capture;
+using SamRealtime.Capture.Benchmark;
 using SamRealtime.Model;
 using SamRealtime.Tests.Model;
 using SamRealtime.Tests.Weights;
@@ -25,7 +26,8 @@ public sealed class TrackerTests(GpuFixture fixture, ITestOutputHelper output) :
         var truck = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
         model.SetImage(truck.Pixels, truck.Width, truck.Height, truck.Stride);
         var cut = model.Predict(new Prompt { Box = (425, 600, 700, 875) }).BestMask;
-        var (sprite, spriteMask, sw, sh) = Crop(truck, cut, 0.6);
+        var sprite = Sprite.Cut("tyre", truck, cut, 165);
+        int sw = sprite.Width, sh = sprite.Height;
 
         using var video = VideoSource.OpenFile(Vtest);
         Assert.True(video.TryRead(out var bgFrame));
@@ -36,13 +38,16 @@ public sealed class TrackerTests(GpuFixture fixture, ITestOutputHelper output) :
         for (int f = 0; f < 9; f++)
         {
             bool present = f != 6;                      // frame 6: the tyre is gone
-            var (frame, truth) = Compose(bg, sprite, spriteMask, sw, sh, x, y, present);
+            var px = (byte[])bg.Pixels.Clone();
+            var truth = new byte[bg.Width * bg.Height];
+            if (present) sprite.Draw(px, truth, bg.Width, bg.Height, new Placement(x + sw / 2f, y + sh / 2f));
+            var frame = new RgbaImage(px, bg.Width, bg.Height);
             // First-frame prompt: a box around the object (a single click would pick the hubcap, a valid sub-part).
             if (f == 0) tracker.AddObject(new Prompt { Box = (x, y, x + sw, y + sh) });
             var r = Assert.Single(tracker.Track(frame.Pixels, frame.Width, frame.Height, frame.Stride));
-            double j = Iou(r.Mask, truth);
+            double j = MaskMetrics.Jaccard(r.Mask, truth);
             if (Environment.GetEnvironmentVariable("SAMRT_DEBUG_DIR") is { } dbg)
-                Overlay.Save(Path.Combine(dbg, $"track-{f}.png"), frame, [r.Mask, truth.Select(t => t ? (byte)255 : (byte)0).ToArray()]);
+                Overlay.Save(Path.Combine(dbg, $"track-{f}.png"), frame, [r.Mask, truth]);
             output.WriteLine($"frame {f}: present {present}, state {r.State}, score {r.Score:F3}, similarity {r.Similarity:F3}, J {j:F3}");
             if (present)
             {
@@ -59,53 +64,5 @@ public sealed class TrackerTests(GpuFixture fixture, ITestOutputHelper output) :
         output.WriteLine($"mean J {js.Average():F3}, min {js.Min():F3}");
         Assert.True(js.Average() >= 0.85, $"mean J {js.Average():F3} < 0.85");
         Assert.True(js.Min() >= 0.7, $"min J {js.Min():F3} < 0.7");
-    }
-
-    private static (byte[] Rgba, bool[] Mask, int W, int H) Crop(RgbaImage img, byte[] mask, double scale)
-    {
-        int x0 = img.Width, y0 = img.Height, x1 = 0, y1 = 0;
-        for (int y = 0; y < img.Height; y++)
-        for (int x = 0; x < img.Width; x++)
-            if (mask[y * img.Width + x] != 0) { x0 = Math.Min(x0, x); x1 = Math.Max(x1, x); y0 = Math.Min(y0, y); y1 = Math.Max(y1, y); }
-        int w = (int)((x1 - x0 + 1) * scale), h = (int)((y1 - y0 + 1) * scale);
-        var rgba = new byte[w * h * 4];
-        var m = new bool[w * h];
-        for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-        {
-            int sx = x0 + (int)(x / scale), sy = y0 + (int)(y / scale);   // nearest neighbour keeps the mask exact
-            int si = sy * img.Width + sx;
-            m[y * w + x] = mask[si] != 0;
-            Array.Copy(img.Pixels, si * 4, rgba, (y * w + x) * 4, 4);
-        }
-        return (rgba, m, w, h);
-    }
-
-    private static (RgbaImage Frame, bool[] Truth) Compose(RgbaImage bg, byte[] sprite, bool[] spriteMask, int sw, int sh, int ox, int oy, bool present)
-    {
-        var px = (byte[])bg.Pixels.Clone();
-        var truth = new bool[bg.Width * bg.Height];
-        if (present)
-            for (int y = 0; y < sh; y++)
-            for (int x = 0; x < sw; x++)
-            {
-                int fx = ox + x, fy = oy + y;
-                if (!spriteMask[y * sw + x] || fx < 0 || fy < 0 || fx >= bg.Width || fy >= bg.Height) continue;
-                Array.Copy(sprite, (y * sw + x) * 4, px, (fy * bg.Width + fx) * 4, 4);
-                truth[fy * bg.Width + fx] = true;
-            }
-        return (new RgbaImage(px, bg.Width, bg.Height), truth);
-    }
-
-    private static double Iou(byte[] mask, bool[] truth)
-    {
-        long inter = 0, union = 0;
-        for (int i = 0; i < truth.Length; i++)
-        {
-            bool a = mask[i] != 0;
-            if (a && truth[i]) inter++;
-            if (a || truth[i]) union++;
-        }
-        return union == 0 ? 1 : (double)inter / union;
     }
 }

