@@ -45,7 +45,8 @@ internal static class LiveCommand
                 throw new UsageException("no display for the window (DISPLAY is not set); headless, run it under xvfb-run -a");
             Console.WriteLine($"loading the model from {r.GetValue(model)}...");
             using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, r.GetValue(device), r.GetValue(fp16));
-            var session = new LiveSession(sam, new LiveOptions { OutDir = r.GetValue(outDir)!, DisplayScale = r.GetValue(scale) })
+            using var motion = new OpticalFlowMotion();
+            var session = new LiveSession(sam, new LiveOptions { OutDir = r.GetValue(outDir)!, DisplayScale = r.GetValue(scale) }, motion)
             {
                 Log = line => Console.WriteLine(line),
             };

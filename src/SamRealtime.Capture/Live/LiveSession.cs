@@ -57,11 +57,16 @@ public sealed class LiveSession
     private readonly Dictionary<int, (int X0, int Y0, int X1, int Y1)> _lastBox = new();
     private readonly Queue<long> _shownAt = new();
 
-    public LiveSession(SamModel model, LiveOptions? options = null)
+    private readonly IMotionEstimator? _motion;
+
+    /// <param name="motion">Moves the objects' prompts by the motion between shown frames (e.g.
+    /// <see cref="OpticalFlowMotion"/>); owned by the caller. Null: prompts stay where the objects were.</param>
+    public LiveSession(SamModel model, LiveOptions? options = null, IMotionEstimator? motion = null)
     {
         _model = model;
         _options = options ?? new LiveOptions();
-        _tracker = new VideoTracker(model, _options.Tracker);
+        _motion = motion;
+        _tracker = new VideoTracker(model, _options.Tracker, motion);
     }
 
     /// <summary>Receives one line per thing that happened (click results, frames, saved paths).</summary>
@@ -104,6 +109,8 @@ public sealed class LiveSession
         if (_pending is not { } frame) throw new InvalidOperationException("BeginFrame must come first.");
         Hold(Held.Pending);
         var sw = Stopwatch.StartNew();
+        // The tracker's Update does not see the frame; the estimator needs every shown frame, in order.
+        _motion?.AddFrame(frame.Image.Pixels, frame.Image.Width, frame.Image.Height, frame.Image.Stride);
         _results = _tracker.Update();
         var decoder = sw.Elapsed;
         _shown = frame;

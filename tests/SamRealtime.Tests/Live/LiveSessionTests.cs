@@ -19,7 +19,9 @@ public sealed class LiveSessionTests(GpuFixture fixture, ITestOutputHelper outpu
         var truck = ImageIO.LoadRgba(Path.Combine(ModelFiles.RepoRoot, "samples", "data", "truck.jpg"));
         var moved = Shift(truck, 60);       // the next frame: the truck 60 px to the right
         var log = new List<string>();
-        var session = new LiveSession(model, new LiveOptions { OutDir = Path.Combine(Path.GetTempPath(), "samrt-live-unused") })
+        // With the optical flow samrt live uses: the shown frames reach the estimator, so the truck's move is measured.
+        using var motion = new OpticalFlowMotion();
+        var session = new LiveSession(model, new LiveOptions { OutDir = Path.Combine(Path.GetTempPath(), "samrt-live-unused") }, motion)
         {
             Log = log.Add,
         };
