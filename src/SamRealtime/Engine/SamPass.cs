@@ -80,6 +80,8 @@ public sealed unsafe class SamPass : IDisposable
     private GpuBuffer? _pixels, _packed;
     private GpuTensor? _chosen, _scores, _mid, _full, _labels;
     private bool _disposed;
+    // Object ids in _labels as last uploaded (null: the tensor is new).
+    private int[]? _uploadedIds;
 
     private sealed class ObjectEntry(int id, Prompt prompt)
     {
@@ -278,6 +280,7 @@ public sealed unsafe class SamPass : IDisposable
             foreach (var s in busy) s.Stream!.Transient(retired.Reference());
         }
         _capacity = capacity;
+        _uploadedIds = null;
         _width = width;
         _height = height;
         _pixels = _ctx.CreateBuffer((ulong)width * (ulong)height * 4, BufferKind.Device, "pass.pixels");
@@ -337,8 +340,10 @@ public sealed unsafe class SamPass : IDisposable
             var (rh, rw) = Prompt.ResizedSize(h, w);
             // One decoder pass per group of prompts with the same token count and dense-prompt presence; ordering the
             // objects by group makes each group's rows of the chosen logits contiguous.
-            var entries = _objects.OrderBy(o => o.Prompt.SparsePoints(h, w).Length).ThenBy(o => o.Prompt.MaskLogits is not null).ToArray();
-            var groups = entries.Select((o, i) => (o, i, sparse: o.Prompt.SparsePoints(h, w)))
+            var ordered = _objects.Select(o => (o, sparse: o.Prompt.SparsePoints(h, w)))
+                                  .OrderBy(x => x.sparse.Length).ThenBy(x => x.o.Prompt.MaskLogits is not null).ToArray();
+            var entries = ordered.Select(x => x.o).ToArray();
+            var groups = ordered.Select((x, i) => (x.o, i, x.sparse))
                                 .GroupBy(x => (x.sparse.Length, x.o.Prompt.MaskLogits is not null));
             var decoder = _model.Decoder;
             var type = _model.StorageType;
@@ -356,9 +361,13 @@ public sealed unsafe class SamPass : IDisposable
             }
             _k.Resize.Record(cs, _chosen!, _mid!, n, LowRes, LowRes, LowRes, LowRes, 1024, 1024);
             _k.Resize.Record(cs, _mid!, _full!, n, 1024, 1024, rh, rw, h, w);
-            var labels = new float[_capacity];
-            for (int i = 0; i < n; i++) labels[i] = entries[i].Id;
-            cs.Upload(_labels!, labels);
+            // The labels only change with the objects or their order, not per frame.
+            var ids = entries.Select(e => e.Id).ToArray();
+            if (_uploadedIds is null || !_uploadedIds.AsSpan().SequenceEqual(ids))
+            {
+                cs.Upload(_labels!, ids.Select(id => (float)id).ToArray());
+                _uploadedIds = ids;
+            }
             _out.Label(cs, _full!, _labels!, _scores!, _packed!, n, (long)w * h, !_options.Labels, _options.MinScore);
 
             // Results for the CPU side (states, boxes, tracking), read when this slot comes round again.
@@ -370,7 +379,7 @@ public sealed unsafe class SamPass : IDisposable
             }
             cs.Copy(_chosen!.Buffer, 0, slot.Readback, 0, bytes);
             cs.Copy(_scores!.Buffer, 0, slot.Readback, bytes, (ulong)n * 4);
-            slot.Ids = entries.Select(e => e.Id).ToArray();
+            slot.Ids = ids;
             slot.Frame = _frame;
             slot.Width = w;
             slot.Height = h;
