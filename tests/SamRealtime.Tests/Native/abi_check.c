@@ -117,8 +117,8 @@ int main(int argc, char** argv)
     expect("100000 points", samrt_tracker_add_object(bad, pt, &one, 100000, NULL), SAMRT_E_INVALID_ARGUMENT,
            "A prompt has 100000 points; at most 256 are accepted.");
     int added = 0;
-    for (int i = 1; i < 64; i++) added += samrt_tracker_add_object(bad, pt, &one, 1, NULL) > 0;
-    expect_true("objects up to the limit", added == 63);
+    for (int i = 1; i < SAMRT_MAX_OBJECTS; i++) added += samrt_tracker_add_object(bad, pt, &one, 1, NULL) > 0;
+    expect_true("objects up to the limit", added == SAMRT_MAX_OBJECTS - 1);
     expect("65th object", samrt_tracker_add_object(bad, pt, &one, 1, NULL), SAMRT_E_INVALID_ARGUMENT, "65 objects; at most 64 are accepted");
     samrt_tracker_destroy(bad);
     expect("destroyed tracker", samrt_tracker_num_objects(bad), SAMRT_E_INVALID_HANDLE, "destroyed");
