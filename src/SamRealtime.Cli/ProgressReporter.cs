@@ -16,7 +16,7 @@ internal sealed class ProgressReporter
     private readonly int? _total;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private ProgressTask? _task;
-    private TimeSpan _lastLine = TimeSpan.MinValue;
+    private TimeSpan? _lastLine;
     private int _done;
 
     private ProgressReporter(string title, string unit, int? total)
@@ -64,7 +64,7 @@ internal sealed class ProgressReporter
     private void Line(string status, bool force)
     {
         var now = _clock.Elapsed;
-        if (!force && now - _lastLine < PlainInterval) return;
+        if (!force && _lastLine is { } last && now - last < PlainInterval) return;
         _lastLine = now;
         double rate = _done / Math.Max(now.TotalSeconds, 1e-9);
         var count = _total is int n ? $"{_done}/{n}" : $"{_done}";
