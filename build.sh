@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One entry point for SamRealtime: setup | build | test | demo | bench | info.
+# One entry point for SamRealtime: setup | build | pack | test | demo | bench | info.
 # `./build.sh test` and `./build.sh demo` each work on a fresh Debian machine with only the .NET SDK:
 # they run setup first, which installs what is missing and fetches the model weights.
 set -euo pipefail
@@ -30,7 +30,10 @@ setup() {
     # clang or, when there is none, gcc (binutils comes with it; zlib is bundled since .NET 9), and the C ABI test
     # compiles the C sample; libc6-dev is only a recommendation of gcc, so --no-install-recommends would skip it.
     # libvulkan-dev: vulkan.h and libvulkan.so for the C ABI test that plays a host engine with its own device.
-    local pkgs=(libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 opencv-doc xvfb gcc libc6-dev libvulkan-dev)
+    # pkgconf and libstb-dev: the packaging test builds the C sample (stb_image reads its image) with
+    # `pkg-config --cflags --libs samrt stb` against the libsamrt tarball.
+    local pkgs=(libvulkan1 mesa-vulkan-drivers glslc vulkan-validationlayers libgtk-3-0 opencv-doc xvfb gcc libc6-dev libvulkan-dev
+                pkgconf libstb-dev)
     # npm may come from Node.js's own packages (which conflict with Debian's npm): only ask apt when it is missing.
     command -v npm >/dev/null || pkgs+=(npm)
     apt_install "${pkgs[@]}"
@@ -45,15 +48,54 @@ build() {
 
 # The C ABI: libsamrt.so (NativeAOT) and include/samrt.h in artifacts/native, which the C sample and CAbiTests use.
 # MSBuild skips the AOT compile and link when no input changed, so an unchanged tree costs a few seconds here.
-native() {
-    local rid
+rid() {
     case "$(uname -m)" in
-        x86_64) rid=linux-x64 ;;
-        aarch64 | arm64) rid=linux-arm64 ;;
+        x86_64) echo linux-x64 ;;
+        aarch64 | arm64) echo linux-arm64 ;;
         *) echo "NativeAOT has no Linux target for $(uname -m)" >&2; exit 1 ;;
     esac
+}
+
+native() {
+    local rid
+    rid=$(rid)
     log "publishing artifacts/native/libsamrt.so (NativeAOT, $rid)"
     dotnet publish src/SamRealtime.Native -c "$CONFIG" -r "$rid" -nologo -v:q -o artifacts/native
+}
+
+# What a user installs, in artifacts/packages: the NuGet packages SamRealtime and SamRealtime.Capture, the .NET tool
+# samrt, and libsamrt-VERSION-RID.tar.gz (include/samrt.h, lib/libsamrt.so, lib/pkgconfig/samrt.pc). Needs a build.
+pack() {
+    local version rid name stage
+    version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
+    rid=$(rid)
+    name=libsamrt-$version-$rid
+    log "packing artifacts/packages (NuGet packages and $name.tar.gz)"
+    rm -rf artifacts/packages
+    for project in src/SamRealtime src/SamRealtime.Capture src/SamRealtime.Cli; do
+        dotnet pack "$project" -c "$CONFIG" --no-build -nologo -v:q -o artifacts/packages
+    done
+    stage=artifacts/tarball/$name
+    rm -rf artifacts/tarball
+    mkdir -p "$stage/include" "$stage/lib/pkgconfig"
+    cp artifacts/native/include/samrt.h "$stage/include/"
+    cp artifacts/native/libsamrt.so "$stage/lib/"
+    cp LICENSE "$stage/"
+    # ${pcfiledir} makes the tree relocatable: unpack it anywhere. The rpath lets a program built with it run
+    # without LD_LIBRARY_PATH; drop it (or override Libs) when installing into a system prefix.
+    cat > "$stage/lib/pkgconfig/samrt.pc" <<EOF
+prefix=\${pcfiledir}/../..
+includedir=\${prefix}/include
+libdir=\${prefix}/lib
+
+Name: samrt
+Description: Segment Anything on Vulkan compute shaders (SamRealtime's C ABI)
+Version: $version
+Libs: -L\${libdir} -lsamrt -Wl,-rpath,\${libdir}
+Cflags: -I\${includedir}
+EOF
+    tar -C artifacts/tarball -czf "artifacts/packages/$name.tar.gz" "$name"
+    ls -l artifacts/packages >&2
 }
 
 samrt() { dotnet "src/SamRealtime.Cli/bin/$CONFIG/net10.0/samrt.dll" "$@"; }
@@ -63,9 +105,11 @@ shift || true
 case "$cmd" in
     setup) setup ;;
     build) build ;;
+    pack) build; pack ;;
     all) setup; build ;;
     test)
-        setup; build
+        # The packaging tests install the tool and link the C sample from artifacts/packages.
+        setup; build; pack
         log "testing (Vulkan validation on: any warning or error fails the test that caused it)"
         export SAMRT_VALIDATION=1
         set +e
@@ -84,5 +128,5 @@ case "$cmd" in
         ;;
     bench) build; samrt bench "$@" ;;
     info) build; samrt info ;;
-    *) echo "usage: ./build.sh [setup|build|test|demo|bench|info]" >&2; exit 2 ;;
+    *) echo "usage: ./build.sh [setup|build|pack|test|demo|bench|info]" >&2; exit 2 ;;
 esac

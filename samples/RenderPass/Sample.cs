@@ -41,18 +41,16 @@ public static class Sample
         IMaskStage stage = (IMaskStage?)sam ?? fixedMask!;
         sam?.Pass.AddObject(scaledBox is { } sb ? new Prompt { Box = sb } : Prompt.Point(scaledPoint!.Value.X, scaledPoint.Value.Y));
 
-        VideoWriter? mp4 = null;
-        try
+        double fps = video.Fps > 0 ? video.Fps : 10;
+        using (var mp4 = o.Mp4 ? new VideoFileWriter(Path.Combine(o.Out, "render.mp4"), fps) : null)
         {
-            double fps = video.Fps > 0 ? video.Fps : 10;
             var wall = Stopwatch.StartNew();
             void Write(RenderedFrame f)
             {
                 var path = Path.Combine(o.Out, $"frame-{f.Index:D5}.png");
                 ImageIO.SaveRgba(path, new RgbaImage(f.Composite, f.Width, f.Height));
-                if (o.Mp4)
+                if (mp4 is not null)
                 {
-                    mp4 ??= new VideoWriter(Path.Combine(o.Out, "render.mp4"), FourCC.MP4V, fps, new Size(f.Width, f.Height));
                     using var rgba = Mat.FromPixelData(f.Height, f.Width, MatType.CV_8UC4, f.Composite);
                     using var bgr = new Mat();
                     Cv2.CvtColor(rgba, bgr, ColorConversionCodes.RGBA2BGR);
@@ -70,10 +68,6 @@ public static class Sample
                 if (renderer.Submit(frame.Image, i / fps, stage) is { } done) Write(done);
             }
             foreach (var done in renderer.Drain()) Write(done);
-        }
-        finally
-        {
-            mp4?.Dispose();
         }
         if (o.Mp4) log.WriteLine($"wrote {Path.Combine(o.Out, "render.mp4")}");
         return ReportValidation(renderer.TakeValidationMessages(), log);

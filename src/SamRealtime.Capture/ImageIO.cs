@@ -31,33 +31,75 @@ public static class ImageIO
         return new RgbaImage(bytes, rgba.Cols, rgba.Rows);
     }
 
-    /// <summary>Writes an RGBA image (PNG, JPEG… by extension).</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="path"/> names a PNG: a mask must stay
+    /// exactly 0/255, and JPEG's lossy compression would smear its edges into grey levels.</summary>
+    public static void CheckMaskPath(string path)
+    {
+        var ext = Path.GetExtension(path).ToLowerInvariant();
+        if (ext is ".jpg" or ".jpeg")
+            throw new ArgumentException($"{path}: masks are written as PNG; JPEG is lossy and would turn the 0/255 mask into grey levels.");
+        if (ext != ".png") throw new ArgumentException($"{path}: a mask must end in .png.");
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="path"/> names a PNG or JPEG file.</summary>
+    public static void CheckImagePath(string path)
+    {
+        if (Path.GetExtension(path).ToLowerInvariant() is not (".png" or ".jpg" or ".jpeg"))
+            throw new ArgumentException($"{path}: an image must end in .png, .jpg or .jpeg.");
+    }
+
+    /// <summary>Writes an RGBA image (PNG or JPEG by extension).</summary>
     public static void SaveRgba(string path, RgbaImage image)
     {
+        CheckImagePath(path);
         using var rgba = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC4, image.Pixels);
         using var bgr = new Mat();
         Cv2.CvtColor(rgba, bgr, ColorConversionCodes.RGBA2BGR);
-        if (!Cv2.ImWrite(path, bgr)) throw new IOException($"Cannot write '{path}'.");
+        Write(path, bgr);
     }
 
     /// <summary>Writes an 8-bit single-channel mask (0/255) as PNG.</summary>
     public static void SaveMask(string path, byte[] mask, int width, int height)
     {
+        CheckMaskPath(path);
         if (mask.Length != width * height) throw new ArgumentException($"Mask has {mask.Length} bytes, expected {width}x{height}.");
         using var m = Mat.FromPixelData(height, width, MatType.CV_8UC1, mask);
-        if (!Cv2.ImWrite(path, m)) throw new IOException($"Cannot write '{path}'.");
+        Write(path, m);
     }
+
+    /// <summary>Writes an 8-bit BGR Mat (OpenCV's order, e.g. an <see cref="Overlay.Render"/>) as PNG or JPEG.</summary>
+    public static void SaveBgr(string path, Mat bgr)
+    {
+        CheckImagePath(path);
+        Write(path, bgr);
+    }
+
+    /// <summary>Encodes <paramref name="image"/> by the extension of <paramref name="path"/>, under a temporary name first.</summary>
+    internal static void Write(string path, Mat image) =>
+        AtomicFile.Write(path, tmp =>
+        {
+            if (!Cv2.ImWrite(tmp, image)) throw new IOException($"Cannot write '{path}'.");
+        });
 }
 
 /// <summary>Draws masks over an image for people to look at.</summary>
 public static class Overlay
 {
-    /// <summary>Writes <paramref name="image"/> with each mask tinted in its own colour and outlined.</summary>
+    /// <summary>Writes <paramref name="image"/> with each mask tinted in its own colour and outlined (PNG or JPEG).</summary>
     public static void Save(string path, RgbaImage image, IReadOnlyList<byte[]> masks, IReadOnlyList<(float X, float Y, bool Positive)>? points = null,
                             (float X0, float Y0, float X1, float Y1)? box = null)
     {
+        ImageIO.CheckImagePath(path);
+        using var bgr = Render(image, masks, points, box);
+        ImageIO.Write(path, bgr);
+    }
+
+    /// <summary>The overlay as an 8-bit BGR Mat (a video frame); the caller disposes it.</summary>
+    public static Mat Render(RgbaImage image, IReadOnlyList<byte[]> masks, IReadOnlyList<(float X, float Y, bool Positive)>? points = null,
+                             (float X0, float Y0, float X1, float Y1)? box = null)
+    {
         using var rgba = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC4, image.Pixels);
-        using var bgr = new Mat();
+        var bgr = new Mat();
         Cv2.CvtColor(rgba, bgr, ColorConversionCodes.RGBA2BGR);
         Scalar[] colours = [new(255, 144, 30), new(60, 200, 60), new(40, 40, 230), new(200, 60, 200), new(0, 200, 230)];
         for (int i = 0; i < masks.Count; i++)
@@ -73,6 +115,6 @@ public static class Overlay
         if (box is { } b) Cv2.Rectangle(bgr, new Point(b.X0, b.Y0), new Point(b.X1, b.Y1), new Scalar(0, 255, 0), 2);
         foreach (var p in points ?? [])
             Cv2.DrawMarker(bgr, new Point(p.X, p.Y), p.Positive ? new Scalar(0, 255, 0) : new Scalar(0, 0, 255), MarkerTypes.Star, 24, 2);
-        if (!Cv2.ImWrite(path, bgr)) throw new IOException($"Cannot write '{path}'.");
+        return bgr;
     }
 }

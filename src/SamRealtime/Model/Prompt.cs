@@ -45,6 +45,7 @@ public sealed record Prompt
     /// <summary>Throws <see cref="ArgumentException"/> naming what does not fit an origW x origH image.</summary>
     public void Validate(int origW, int origH)
     {
+        Limits.CheckPointCount(Points.Count);
         if (Points.Count == 0 && Box is null)
             throw new ArgumentException("Empty prompt: give at least one point or a box.");
         foreach (var p in Points)

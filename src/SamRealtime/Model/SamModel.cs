@@ -108,7 +108,7 @@ public sealed class SamModel : IDisposable
     public void SetImage(ReadOnlySpan<byte> pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
     {
         int bpp = format is PixelFormat.Rgb8 or PixelFormat.Bgr8 ? 3 : 4;
-        if (width <= 0 || height <= 0) throw new ArgumentException($"Image size {width}x{height} is empty.");
+        Limits.CheckImageSize(width, height);
         if (strideBytes < width * bpp) throw new ArgumentException($"Row stride {strideBytes} is less than {width}x{bpp} bytes.");
         if (pixels.Length < (long)strideBytes * (height - 1) + width * bpp)
             throw new ArgumentException($"Pixel buffer of {pixels.Length} bytes is too small for {width}x{height} with stride {strideBytes}.");
@@ -125,6 +125,7 @@ public sealed class SamModel : IDisposable
     /// <summary>Encodes a frame already in a GPU buffer (e.g. a camera frame uploaded by the host).</summary>
     public void SetImage(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
     {
+        Limits.CheckImageSize(width, height);
         var sw = Stopwatch.StartNew();
         using (var cs = _ctx.BeginCommands(Profile))
         {
@@ -145,6 +146,7 @@ public sealed class SamModel : IDisposable
     public IReadOnlyList<SamPrediction> Predict(IReadOnlyList<Prompt> prompts, bool multimask = false)
     {
         if (!HasImage) throw new InvalidOperationException("SetImage must be called before Predict.");
+        Limits.CheckObjectCount(prompts.Count);
         foreach (var p in prompts) p.Validate(_width, _height);
         var sw = Stopwatch.StartNew();
         var results = new SamPrediction[prompts.Count];

@@ -79,6 +79,8 @@ public sealed class VideoTracker
     {
         int newId = id ?? _nextId;
         if (_objects.Any(o => o.Id == newId)) throw new ArgumentException($"Object {newId} already exists.");
+        Limits.CheckObjectCount(_objects.Count + 1);
+        Limits.CheckPointCount(prompt.Points.Count);
         _nextId = Math.Max(_nextId, newId + 1);
         _objects.Add(new State { Id = newId, Correction = prompt });
         return newId;
@@ -88,6 +90,7 @@ public sealed class VideoTracker
     public void Correct(int id, Prompt prompt)
     {
         var o = _objects.FirstOrDefault(x => x.Id == id) ?? throw new ArgumentException($"No object {id}.");
+        Limits.CheckPointCount(prompt.Points.Count);
         o.Correction = prompt;
     }
 

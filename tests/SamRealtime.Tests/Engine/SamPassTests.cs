@@ -277,6 +277,12 @@ public sealed class SamPassTests : IDisposable
         Assert.Contains("slot 2", Assert.Throws<ArgumentOutOfRangeException>(() => pass.Record(cmd, source, mask, 2)).Message);
         int far = pass.AddObject(Prompt.Point(5000, 10));
         Assert.Contains($"Object {far}", Assert.Throws<ArgumentException>(() => pass.Record(cmd, source, mask, 0)).Message);
+        Assert.Contains("at most 8192 pixels", Assert.Throws<ArgumentException>(() => pass.Record(cmd, source with { Width = 9000 }, mask with { Width = 9000 }, 0)).Message);
+        var many = new Prompt { Points = Enumerable.Range(0, Limits.MaxPointsPerPrompt + 1).Select(i => new PromptPoint(i, i, PointLabel.Positive)).ToArray() };
+        Assert.Equal($"A prompt has {Limits.MaxPointsPerPrompt + 1} points; at most {Limits.MaxPointsPerPrompt} are accepted.",
+                     Assert.Throws<ArgumentException>(() => pass.AddObject(many)).Message);
+        while (pass.Objects.Count < Limits.MaxObjects) pass.AddObject(Window);
+        Assert.Contains($"{Limits.MaxObjects + 1} objects; at most {Limits.MaxObjects}", Assert.Throws<ArgumentException>(() => pass.AddObject(Window)).Message);
         // Nothing was recorded: the (empty) command buffer still submits cleanly.
         _f.Host.SubmitAndWait(cmd);
         Assert.Equal(0, pass.FrameCount);

@@ -73,20 +73,27 @@ internal sealed class SamrtProcess : IDisposable
         }
     }
 
-    public SamrtProcess(IEnumerable<string> args, string? display)
+    /// <param name="executable">null: the solution's build through <c>dotnet</c>; else a samrt to run directly (an
+    /// installed tool).</param>
+    /// <param name="environment">Variables to set, or to remove where the value is null.</param>
+    public SamrtProcess(IEnumerable<string> args, string? display, string? executable = null,
+                        IReadOnlyDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo("dotnet")
+        var psi = new ProcessStartInfo(executable ?? "dotnet")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-            WorkingDirectory = ModelFiles.RepoRoot,
+            WorkingDirectory = workingDirectory ?? ModelFiles.RepoRoot,
         };
-        psi.ArgumentList.Add(Dll);
+        if (executable is null) psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         if (display is null) psi.Environment.Remove("DISPLAY");
         else psi.Environment["DISPLAY"] = display;
         psi.Environment.Remove("WAYLAND_DISPLAY");
         // Validation messages (when SAMRT_VALIDATION=1 is inherited) go to stderr, where the tests look for them.
         psi.Environment["SAMRT_VALIDATION_PRINT"] = "1";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+            if (value is null) psi.Environment.Remove(name);
+            else psi.Environment[name] = value;
         _process = Process.Start(psi) ?? throw new InvalidOperationException("dotnet did not start");
         _process.OutputDataReceived += (_, e) =>
         {
@@ -103,6 +110,8 @@ internal sealed class SamrtProcess : IDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
     }
+
+    public int Id => _process.Id;
 
     public IReadOnlyList<string> Stdout { get { lock (_all) return _all.ToArray(); } }
     public IReadOnlyList<string> Stderr { get { lock (_err) return _err.ToArray(); } }

@@ -193,5 +193,20 @@ public sealed class SamApiTests(GpuFixture fixture, ITestOutputHelper output) : 
         Assert.Contains("Empty prompt", Assert.Throws<ArgumentException>(() => model.Predict(new Prompt())).Message);
         Assert.Throws<ArgumentException>(() => model.Predict(new Prompt { Box = (10, 10, 5, 5) }));
         Assert.Throws<ArgumentException>(() => model.Predict(Prompt.Point(5, 5) with { MaskLogits = new float[10] }));
+
+        // Limits: refused from the sizes alone, before any GPU work (no encoder or decoder time is recorded).
+        var encoderTime = model.LastEncoderTime;
+        var decoderTime = model.LastDecoderTime;
+        var huge = new Prompt { Points = Enumerable.Range(0, 100_000).Select(i => new PromptPoint(i % img.Width, 1, PointLabel.Positive)).ToArray() };
+        Assert.Equal($"A prompt has 100000 points; at most {Limits.MaxPointsPerPrompt} are accepted.",
+                     Assert.Throws<ArgumentException>(() => model.Predict(huge)).Message);
+        var tooMany = Enumerable.Repeat(Prompt.Point(5, 5), Limits.MaxObjects + 1).ToArray();
+        Assert.Contains($"at most {Limits.MaxObjects} are accepted", Assert.Throws<ArgumentException>(() => model.Predict(tooMany)).Message);
+        Assert.Contains("at most 8192 pixels", Assert.Throws<ArgumentException>(() => model.SetImage(img.Pixels, 9000, 10, 9000 * 4)).Message);
+        var tracker = new SamRealtime.Tracking.VideoTracker(model);
+        Assert.Contains("at most", Assert.Throws<ArgumentException>(() => tracker.AddObject(huge)).Message);
+        for (int i = 0; i < Limits.MaxObjects; i++) tracker.AddObject(Prompt.Point(5, 5));
+        Assert.Contains($"at most {Limits.MaxObjects} are accepted", Assert.Throws<ArgumentException>(() => tracker.AddObject(Prompt.Point(5, 5))).Message);
+        Assert.Equal((encoderTime, decoderTime), (model.LastEncoderTime, model.LastDecoderTime));
     }
 }

@@ -29,19 +29,25 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
     private static string NativeDir => Path.Combine(ModelFiles.RepoRoot, "artifacts", "native");
     private static string ModelDir => Path.GetDirectoryName(ModelFiles.Encoder)!;
 
+    /// <summary>The README's C sample as a user builds it: against the libsamrt tarball of ./build.sh pack, unpacked in
+    /// a fresh directory, with <c>pkg-config --cflags --libs samrt stb</c>, reading the image file itself. The image is
+    /// the truck as OpenCV decodes it, saved as PNG: JPEG decoders (stb_image's, libjpeg-turbo's) differ in the last
+    /// bit, a lossless file gives both sides the same pixels.</summary>
     [LinuxFact]
-    public void SampleMaskAndScoreMatchSamModel()
+    public void SampleBuiltFromTheTarballMatchesSamModel()
     {
         var dir = TempDir();
-        var exe = Compile(Path.Combine(ModelFiles.RepoRoot, "samples", "c-plugin", "main.c"), Path.Combine(dir, "segment"));
+        var exe = CompileWithPkgConfig(Path.Combine(ModelFiles.RepoRoot, "samples", "c-plugin", "main.c"), Path.Combine(dir, "segment"), dir);
         var img = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
-        var ppm = Path.Combine(dir, "truck.ppm");
-        WritePpm(ppm, img);
-        var pgm = Path.Combine(dir, "mask.pgm");
+        var input = Path.Combine(dir, "truck.png");
+        ImageIO.SaveRgba(input, img);
+        var png = Path.Combine(dir, "mask.png");
 
-        var stdout = Run(exe, ModelDir, ppm, "500", "375", pgm);
+        var stdout = Run(exe, ModelDir, input, "500", "375", png);
         float score = float.Parse(Line(stdout, "score:"), CultureInfo.InvariantCulture);
-        var mask = ReadPgm(pgm, img.Width, img.Height);
+        using var read = OpenCvSharp.Cv2.ImRead(png, OpenCvSharp.ImreadModes.Unchanged);
+        Assert.Equal((img.Width, img.Height, 1), (read.Width, read.Height, read.Channels()));
+        read.GetArray(out byte[] mask);
 
         using var model = new SamModel(Ctx, ModelDir);
         model.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
@@ -157,6 +163,29 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         return exe;
     }
 
+    /// <summary>Unpacks artifacts/packages/libsamrt-*.tar.gz into <paramref name="dir"/> and compiles
+    /// <paramref name="source"/> with the flags pkg-config gives for samrt (and stb, which the sample reads images with).</summary>
+    private string CompileWithPkgConfig(string source, string exe, string dir)
+    {
+        var packages = Path.Combine(ModelFiles.RepoRoot, "artifacts", "packages");
+        var tarball = (Directory.Exists(packages) ? Directory.GetFiles(packages, "libsamrt-*.tar.gz") : []).SingleOrDefault()
+                      ?? throw new FileNotFoundException($"no libsamrt-*.tar.gz in {packages}: ./build.sh pack writes it");
+        var (code, stdout, stderr) = Exec("tar", TimeSpan.FromMinutes(1), null, ["-xzf", tarball, "-C", dir]);
+        Assert.True(code == 0, $"tar failed: {stdout}{stderr}");
+        var root = Path.Combine(dir, Path.GetFileName(tarball)[..^".tar.gz".Length]);
+        foreach (var f in new[] { "include/samrt.h", "lib/libsamrt.so", "lib/pkgconfig/samrt.pc", "LICENSE" })
+            Assert.True(File.Exists(Path.Combine(root, f)), $"{f} is missing from {Path.GetFileName(tarball)}");
+        var env = new Dictionary<string, string> { ["PKG_CONFIG_PATH"] = Path.Combine(root, "lib", "pkgconfig") };
+        (code, stdout, stderr) = Exec("pkg-config", TimeSpan.FromMinutes(1), env, ["--cflags", "--libs", "samrt", "stb"]);
+        Assert.True(code == 0, $"pkg-config failed ({code}): {stdout}{stderr} (./build.sh setup installs pkgconf and libstb-dev)");
+        var flags = stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains("-lsamrt", flags);
+        var gcc = FindOnPath("gcc") ?? throw new InvalidOperationException("gcc is not on PATH (./build.sh setup installs it)");
+        (code, stdout, stderr) = Exec(gcc, TimeSpan.FromMinutes(2), null, ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", source, .. flags, "-o", exe]);
+        Assert.True(code == 0, $"gcc failed ({code}):\n{stdout}{stderr}");
+        return exe;
+    }
+
     /// <summary>Runs a C program with the validation layer on (as the fixture's context has it) and returns its
     /// output; a non-zero exit fails the test with everything it printed.</summary>
     private string Run(string exe, params string[] args)
@@ -191,25 +220,6 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
     private static string Line(string stdout, string prefix) =>
         stdout.Split('\n').FirstOrDefault(l => l.StartsWith(prefix))?[prefix.Length..].Trim()
         ?? throw new Xunit.Sdk.XunitException($"no '{prefix}' line in:\n{stdout}");
-
-    private static void WritePpm(string path, RgbaImage img)
-    {
-        using var f = File.Create(path);
-        f.Write(System.Text.Encoding.ASCII.GetBytes($"P6\n# truck.jpg\n{img.Width} {img.Height}\n255\n"));
-        var rgb = new byte[img.Width * img.Height * 3];
-        for (int i = 0; i < img.Width * img.Height; i++)
-            img.Pixels.AsSpan(i * 4, 3).CopyTo(rgb.AsSpan(i * 3));
-        f.Write(rgb);
-    }
-
-    private static byte[] ReadPgm(string path, int width, int height)
-    {
-        var bytes = File.ReadAllBytes(path);
-        var header = System.Text.Encoding.ASCII.GetBytes($"P5\n{width} {height}\n255\n");
-        Assert.True(bytes.AsSpan().StartsWith(header), $"{path} does not start with a {width}x{height} P5 header");
-        Assert.Equal(header.Length + width * height, bytes.Length);
-        return bytes[header.Length..];
-    }
 
     private static double IoU(byte[] a, byte[] b)
     {

@@ -102,6 +102,8 @@ int main(int argc, char** argv)
     expect("set_image NULL pixels", samrt_set_image_rgba8(ctx, NULL, w, h, w * 4), SAMRT_E_INVALID_ARGUMENT, "rgba is NULL");
     expect("set_image negative width", samrt_set_image_rgba8(ctx, frames[0], -5, h, w * 4), SAMRT_E_INVALID_ARGUMENT, "-5x");
     expect("set_image short stride", samrt_set_image_rgba8(ctx, frames[0], w, h, w * 3), SAMRT_E_INVALID_ARGUMENT, "stride_bytes");
+    expect("set_image over the size limit", samrt_set_image_rgba8(ctx, frames[0], 9000, 10, 9000 * 4), SAMRT_E_INVALID_ARGUMENT,
+           "the longest side may be at most 8192 pixels");
 
     /* ---- a tracker prompt outside the frame is refused before the frame is encoded */
     samrt_tracker* bad = samrt_tracker_create(ctx);
@@ -111,6 +113,13 @@ int main(int argc, char** argv)
     expect_true("add_object returns an id", id > 0);
     expect("track with a point outside", samrt_tracker_track(bad, frames[0], w, h, w * 4, masks, objs, 3), SAMRT_E_INVALID_ARGUMENT, "object 1");
     expect("correct unknown id", samrt_tracker_correct(bad, 99, pt, &one, 1, NULL), SAMRT_E_INVALID_ARGUMENT, "no object 99");
+    /* Limits: refused from the count alone, before the arrays are read (they hold one point here). */
+    expect("100000 points", samrt_tracker_add_object(bad, pt, &one, 100000, NULL), SAMRT_E_INVALID_ARGUMENT,
+           "A prompt has 100000 points; at most 256 are accepted.");
+    int added = 0;
+    for (int i = 1; i < SAMRT_MAX_OBJECTS; i++) added += samrt_tracker_add_object(bad, pt, &one, 1, NULL) > 0;
+    expect_true("objects up to the limit", added == SAMRT_MAX_OBJECTS - 1);
+    expect("65th object", samrt_tracker_add_object(bad, pt, &one, 1, NULL), SAMRT_E_INVALID_ARGUMENT, "65 objects; at most 64 are accepted");
     samrt_tracker_destroy(bad);
     expect("destroyed tracker", samrt_tracker_num_objects(bad), SAMRT_E_INVALID_HANDLE, "destroyed");
 
