@@ -142,8 +142,8 @@ public sealed class AutomaticMaskGenerator
         return (int)Math.Clamp(Math.Min(byMemory, byRange), 1, 256);
     }
 
-    /// <summary>Generates masks for an 8-bit image (the model's current image is replaced). Masks come in the order
-    /// the official generator returns them (by NMS score within each crop).</summary>
+    /// <summary>Generates masks for an 8-bit image, which becomes the model's current image. Masks come in the order
+    /// the official generator returns them (by NMS score within each crop, the whole image's first).</summary>
     public IReadOnlyList<GeneratedMask> Generate(ReadOnlySpan<byte> pixels, int width, int height, int strideBytes,
                                                  PixelFormat format = PixelFormat.Rgba8)
     {
@@ -159,10 +159,13 @@ public sealed class AutomaticMaskGenerator
             if (c.X1 - c.X0 < 1 || c.Y1 - c.Y0 < 1) throw new ArgumentException($"Image {width}x{height} is too small for {o.CropNLayers} crop layers.");
 
         var t = new Timer();
-        var kept = new List<Candidate>();
+        var perCrop = new List<Candidate>[crops.Length];
         int candidates = 0, afterFilter = 0, afterNms = 0, points = 0, batches = 0;
-        foreach (var crop in crops)
+        // The whole image goes last so that it stays the model's current image for later predictions; the results
+        // are gathered in the official order (whole image first) all the same.
+        foreach (int ci in Enumerable.Range(1, crops.Length - 1).Append(0))
         {
+            var crop = crops[ci];
             var sw = Stopwatch.StartNew();
             int cw = crop.X1 - crop.X0, ch = crop.Y1 - crop.Y0;
             int offset = crop.Y0 * strideBytes + crop.X0 * bpp;
@@ -172,8 +175,9 @@ public sealed class AutomaticMaskGenerator
             points += grid.Length;
             var found = ProcessCrop(crop, grid, width, height, t, ref batches, ref candidates, ref afterFilter);
             afterNms += found.AfterNms;
-            kept.AddRange(found.Kept);
+            perCrop[ci] = found.Kept;
         }
+        var kept = perCrop.SelectMany(c => c).ToList();
 
         var post = Stopwatch.StartNew();
         if (crops.Length > 1)
@@ -223,8 +227,7 @@ public sealed class AutomaticMaskGenerator
         var cropBox = (crop.X0, crop.Y0, crop.X1, crop.Y1);
         var (rh, rw) = Prompt.ResizedSize(ch, cw);
         // The image occupies the top-left rh×rw of the 1024 frame: its share of the 256×256 logits, partial cells in.
-        int validH = (rh + 3) / 4, validW = (rw + 3) / 4;
-        double sx = (double)cw / rw, sy = (double)ch / rh;
+        var (validH, validW) = LowResRegion(cw, ch);
 
         // Even batches: the decoder keeps its scratch per shape, so a short last batch would allocate a second set;
         // it is padded with repeats of its last point instead.
@@ -271,9 +274,7 @@ public sealed class AutomaticMaskGenerator
                 if (o.PredIouThresh > 0 && !(score > o.PredIouThresh)) continue;
                 if (o.StabilityScoreThresh > 0 && !(s.Stability >= o.StabilityScoreThresh)) continue;
                 if (s.Area == 0) continue;   // no box: the official code keeps it with box (0,0,0,0) but it has no pixels to give
-                var box = new PixelBox((int)Math.Floor(4 * s.X0 * sx), (int)Math.Floor(4 * s.Y0 * sy),
-                                       Math.Min(cw - 1, (int)Math.Ceiling(4 * (s.X1 + 1) * sx) - 1),
-                                       Math.Min(ch - 1, (int)Math.Ceiling(4 * (s.Y1 + 1) * sy) - 1));
+                var box = LowResBox(s, cw, ch);
                 if (MaskPostprocess.NearCropEdge(box.Offset(crop.X0, crop.Y0), cropBox, width, height)) continue;
                 passed.Add((new Candidate
                 {
@@ -295,6 +296,25 @@ public sealed class AutomaticMaskGenerator
         var result = Upsample(chosen, crop, rh, rw, width, height);
         t.Upsample += up.Elapsed;
         return (result, chosen.Count);
+    }
+
+    /// <summary>The part of the 256×256 logits that covers a width×height image: the resized image's top-left
+    /// share of the 1024 frame, partial cells included.</summary>
+    internal static (int Height, int Width) LowResRegion(int width, int height)
+    {
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        return ((rh + 3) / 4, (rw + 3) / 4);
+    }
+
+    /// <summary>A low-resolution box in image pixels: the image pixels its cells cover (a cell is 4 pixels of the
+    /// 1024 frame). The upsampled mask's box lies within a few pixels of it; it serves the crop-edge test and NMS.</summary>
+    internal static PixelBox LowResBox(PlaneStats s, int width, int height)
+    {
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        double sx = (double)width / rw, sy = (double)height / rh;
+        return new PixelBox((int)Math.Floor(4 * s.X0 * sx), (int)Math.Floor(4 * s.Y0 * sy),
+                            Math.Min(width - 1, (int)Math.Ceiling(4 * (s.X1 + 1) * sx) - 1),
+                            Math.Min(height - 1, (int)Math.Ceiling(4 * (s.Y1 + 1) * sy) - 1));
     }
 
     /// <summary>Upsamples the chosen masks' logits to the crop as SAM's postprocess_masks does (256 → 1024 bilinear, the

@@ -1,5 +1,6 @@
 using SamRealtime.Capture;
 using SamRealtime.Capture.Benchmark;
+using SamRealtime.Kernels;
 using SamRealtime.Model;
 using SamRealtime.Tests.Weights;
 using SamRealtime.Vulkan;
@@ -114,5 +115,84 @@ public sealed class EverythingTests(GpuFixture fixture, ITestOutputHelper output
         output.WriteLine($"found at IoU >= 0.5: {best.Count(b => b.IoU >= 0.5)}/{best.Length}, >= 0.75: {best.Count(b => b.IoU >= 0.75)}/{best.Length}, "
                          + $"mean best IoU {best.Average(b => b.IoU):F3}");
         foreach (var (name, iou) in best) Assert.True(iou >= 0.8, $"{name} found with IoU {iou:F3} at best");
+
+        // The generator decides on low-resolution numbers; on the same image (still set), compare those decisions with
+        // the official definitions on the upsampled masks for the candidates of an 8x8 grid that pass the IoU filter.
+        var (n, same, boxIou, maxDiff) = LowResAgreement(model, image, 8, options);
+        output.WriteLine($"low-res vs upsampled, {n} candidates: same stability decision {same}/{n}, mean box IoU {boxIou:F3}, "
+                         + $"largest stability difference {maxDiff:F4}");
+        Assert.True(n >= 20, $"only {n} candidates to compare");
+        Assert.True(same >= 0.9 * n, $"the low-res stability decision differs on {n - same} of {n} candidates");
+        Assert.True(boxIou >= 0.9, $"mean IoU of low-res and upsampled boxes {boxIou:F3}");
+    }
+
+    private (int N, int Same, double BoxIou, double MaxDiff) LowResAgreement(SamModel model, RgbaImage image, int side, AutomaticMaskGeneratorOptions o)
+    {
+        int w = image.Width, h = image.Height;
+        var (rh, rw) = Prompt.ResizedSize(h, w);
+        var (vh, vw) = AutomaticMaskGenerator.LowResRegion(w, h);
+        var grid = MaskPostprocess.PointGrid(side);
+        int batch = AutomaticMaskGenerator.DevicePointsPerBatch(model);
+        var k = model.Kernels;
+        var dec = model.Decoder;
+        int n = 0, same = 0, boxes = 0;
+        double boxIou = 0, maxDiff = 0;
+        for (int start = 0; start < grid.Length; start += batch)
+        {
+            var sparse = grid.Skip(start).Take(batch).Select(g => Prompt.Point((float)(g.X * w), (float)(g.Y * h)).SparsePoints(h, w)).ToArray();
+            int b = sparse.Length, T = sparse[0].Length + 5;
+            using var tokens = Ctx.Upload(dec.Tokens(sparse), [b, T, 256], dec.Type, "tokens");
+            using var low = Ctx.CreateBuffer(MaskStats.StatsBytes(3 * b), BufferKind.Readback, "low");
+            float[] logits, iou;
+            using (var cs = Ctx.BeginCommands())
+            {
+                var d = dec.Record(cs, model.Embedding, tokens, b, T, null);
+                k.MaskStats.Record(cs, d.MaskLogits, low, 3 * b, vh, vw, 256, 65536, 0, o.StabilityScoreOffset, 3, 4, 1);
+                cs.Submit();
+                logits = d.MaskLogits.Read();
+                iou = d.Iou.Read();
+            }
+            var lowStats = ReadStats(low, 3 * b);
+            var chosen = Enumerable.Range(0, 3 * b).Where(i => iou[i / 3 * 4 + 1 + i % 3] > o.PredIouThresh).ToArray();
+            // Chunks keep the 1024x1024 intermediate within the device's storage-buffer range.
+            foreach (var part in chosen.Chunk(8))
+            {
+                var data = new float[part.Length * 65536];
+                for (int j = 0; j < part.Length; j++) logits.AsSpan((part[j] / 3 * 4 + 1 + part[j] % 3) * 65536, 65536).CopyTo(data.AsSpan(j * 65536));
+                using var src = Ctx.Upload(data, [part.Length, 256, 256], DataType.F32, "src");
+                using var mid = Ctx.CreateTensor([part.Length, 1024, 1024], DataType.F32, "mid");
+                using var dst = Ctx.CreateTensor([part.Length, h, w], DataType.F32, "dst");
+                using var full = Ctx.CreateBuffer(MaskStats.StatsBytes(part.Length), BufferKind.Readback, "full");
+                using (var cs = Ctx.BeginCommands())
+                {
+                    k.Resize.Record(cs, src, mid, part.Length, 256, 256, 256, 256, 1024, 1024);
+                    k.Resize.Record(cs, mid, dst, part.Length, 1024, 1024, rh, rw, h, w);
+                    k.MaskStats.Record(cs, dst, full, part.Length, h, w, w, h * w, 0, o.StabilityScoreOffset);
+                    cs.Submit();
+                }
+                var fullStats = ReadStats(full, part.Length);
+                for (int j = 0; j < part.Length; j++)
+                {
+                    var a = lowStats[part[j]];
+                    var f = fullStats[j];
+                    n++;
+                    if ((a.Stability >= o.StabilityScoreThresh) == (f.Stability >= o.StabilityScoreThresh)) same++;
+                    maxDiff = Math.Max(maxDiff, Math.Abs(a.Stability - f.Stability));
+                    if (a.Area > 0 && f.Area > 0)
+                    {
+                        boxIou += MaskPostprocess.BoxIou(AutomaticMaskGenerator.LowResBox(a, w, h), new PixelBox(f.X0, f.Y0, f.X1, f.Y1));
+                        boxes++;
+                    }
+                }
+            }
+        }
+        return (n, same, boxes == 0 ? 0 : boxIou / boxes, maxDiff);
+    }
+
+    private static PlaneStats[] ReadStats(GpuBuffer buffer, int planes)
+    {
+        var raw = new int[planes * MaskStats.Fields];
+        buffer.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.AsSpan()));
+        return MaskStats.Decode(raw, planes);
     }
 }
