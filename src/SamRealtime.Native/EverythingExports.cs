@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using SamRealtime.Kernels;
 using SamRealtime.Model;
 using SamRealtime.Vulkan;
 
