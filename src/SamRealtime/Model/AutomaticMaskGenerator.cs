@@ -333,20 +333,20 @@ public sealed class AutomaticMaskGenerator
         long perMask = 4L * (1024 * 1024 + pixels) + pixels / 4 + 4;
         int chunk = (int)Math.Clamp((long)(ctx.Info.DeviceLocalBytes / 8) / perMask, 1, Math.Min(chosen.Count, 64));
         chunk = Math.Min(chunk, (int)Math.Max(1, (long)ctx.Info.MaxStorageBufferRange / (4L * Math.Max(1024 * 1024, pixels))));
-        using var src = ctx.CreateTensor([chunk, LowRes, LowRes], DataType.F32, "amg.lowres");
-        using var mid = ctx.CreateTensor([chunk, 1024, 1024], DataType.F32, "amg.mid");
-        using var dst = ctx.CreateTensor([chunk, ch, cw], DataType.F32, "amg.crop");
         int words = MaskStats.PackedPlaneBytes(pixels);
-        using var packed = ctx.CreateBuffer((ulong)chunk * (ulong)words, BufferKind.Readback, "amg.masks");
-        using var stats = ctx.CreateBuffer(MaskStats.StatsBytes(chunk), BufferKind.Readback, "amg.upstats");
-        var data = new float[chunk * Plane];
         var raw = new int[chunk * MaskStats.Fields];
         var bytes = new byte[words];
         for (int start = 0; start < chosen.Count; start += chunk)
         {
+            // Tensors of the chunk's exact size: the kernels check planes against the tensor (only the last is shorter).
             int count = Math.Min(chunk, chosen.Count - start);
+            var data = new float[count * Plane];
             for (int i = 0; i < count; i++) chosen[start + i].Logits!.CopyTo(data, i * Plane);
-            src.Write(data);
+            using var src = ctx.Upload(data, [count, LowRes, LowRes], DataType.F32, "amg.lowres");
+            using var mid = ctx.CreateTensor([count, 1024, 1024], DataType.F32, "amg.mid");
+            using var dst = ctx.CreateTensor([count, ch, cw], DataType.F32, "amg.crop");
+            using var packed = ctx.CreateBuffer((ulong)count * (ulong)words, BufferKind.Readback, "amg.masks");
+            using var stats = ctx.CreateBuffer(MaskStats.StatsBytes(count), BufferKind.Readback, "amg.upstats");
             using (var cs = ctx.BeginCommands())
             {
                 k.Resize.Record(cs, src, mid, count, LowRes, LowRes, LowRes, LowRes, 1024, 1024);
@@ -355,7 +355,7 @@ public sealed class AutomaticMaskGenerator
                 k.MaskStats.Binarize(cs, dst, packed, count, pixels);
                 cs.Submit();
             }
-            stats.Read(MemoryMarshal.AsBytes(raw.AsSpan()));
+            stats.Read(MemoryMarshal.AsBytes(raw.AsSpan(0, count * MaskStats.Fields)));
             var planeStats = MaskStats.Decode(raw, count);
             for (int i = 0; i < count; i++)
             {
