@@ -148,7 +148,7 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
                          img.Height.ToString(CultureInfo.InvariantCulture), dir);
 
         using var model = new SamModel(Ctx, ModelDir);
-        var masks = new AutomaticMaskGenerator(model, new AutomaticMaskGeneratorOptions { PointsPerSide = 4 })
+        var masks = new AutomaticMaskGenerator(model, new AutomaticMaskGeneratorOptions { PointsPerSide = 2 })
                     .Generate(img.Pixels, img.Width, img.Height, img.Stride).OrderByDescending(m => m.Area).ToList();
         Assert.Equal(masks.Count.ToString(CultureInfo.InvariantCulture), Line(stdout, "count "));
         var fromC = stdout.Split('\n').Where(l => l.StartsWith("mask ")).Select(l => l.Split(' ')).ToList();

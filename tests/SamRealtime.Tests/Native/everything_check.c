@@ -60,7 +60,7 @@ int main(int argc, char** argv)
     samrt_everything_defaults(&o);
     expect("stride too small", samrt_everything(ctx, rgba, w, h, w, &o, NULL), SAMRT_E_INVALID_ARGUMENT, "stride_bytes");
 
-    o.points_per_side = 4;
+    o.points_per_side = 2; /* 4 prompts: one small decoder batch */
     int count = samrt_everything(ctx, rgba, w, h, 4 * w, &o, labels);
     printf("%s run: %d \"%s\"\ncount %d\n", count > 0 ? "ok" : "FAIL", count, samrt_last_error(), count);
     if (count <= 0) failures++;
