@@ -117,4 +117,30 @@ public static class Overlay
             Cv2.DrawMarker(bgr, new Point(p.X, p.Y), p.Positive ? new Scalar(0, 255, 0) : new Scalar(0, 0, 255), MarkerTypes.Star, 24, 2);
         return bgr;
     }
+
+    /// <summary>Writes <paramref name="image"/> with many masks (e.g. segment everything), each in its own colour (hues
+    /// a golden angle apart) and outlined in white; masks are painted in the order given, so later ones stay on top.</summary>
+    public static void SaveMany(string path, RgbaImage image, IReadOnlyList<byte[]> masks)
+    {
+        using var rgba = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC4, image.Pixels);
+        using var bgr = new Mat();
+        Cv2.CvtColor(rgba, bgr, ColorConversionCodes.RGBA2BGR);
+        for (int i = 0; i < masks.Count; i++)
+        {
+            // OpenCV's 8-bit hue runs 0..179; the golden angle keeps neighbours in the list far apart in colour.
+            using var hsv = new Mat(1, 1, MatType.CV_8UC3, new Scalar(i * 137.508 / 2 % 180, 200, 255));
+            using var one = new Mat();
+            Cv2.CvtColor(hsv, one, ColorConversionCodes.HSV2BGR);
+            var c = one.Get<Vec3b>(0, 0);
+            var colour = new Scalar(c.Item0, c.Item1, c.Item2);
+            using var m = Mat.FromPixelData(image.Height, image.Width, MatType.CV_8UC1, masks[i]);
+            using var tint = new Mat(bgr.Size(), bgr.Type(), colour);
+            using var blended = new Mat();
+            Cv2.AddWeighted(bgr, 0.4, tint, 0.6, 0, blended);
+            blended.CopyTo(bgr, m);
+            Cv2.FindContours(m, out var contours, out _, RetrievalModes.External, ContourApproximationModes.ApproxSimple);
+            Cv2.DrawContours(bgr, contours, -1, new Scalar(255, 255, 255), 1);
+        }
+        if (!Cv2.ImWrite(path, bgr)) throw new IOException($"Cannot write '{path}'.");
+    }
 }

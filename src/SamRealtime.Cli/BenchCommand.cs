@@ -31,6 +31,7 @@ internal static class BenchCommand
             }
         });
         cmd.Subcommands.Add(kernels);
+        cmd.Subcommands.Add(EverythingBench.Create());
 
         var models = new ModelOptions();
         var image = new Option<string?>("--image") { Description = "Image (default: the truck example)" };

@@ -333,6 +333,52 @@ SAMRT_API int samrt_pass_submit(samrt_pass* pass, const samrt_image* source, con
  * but *count) when capacity is less. Returns the number of entries written. */
 SAMRT_API int samrt_pass_objects(samrt_pass* pass, samrt_pass_object* out, int capacity, int* count);
 
+/* ---------------------------------------------------------------- segment everything
+ * SAM's automatic mask generator (segment-anything's SamAutomaticMaskGenerator and scripts/amg.py): single-point
+ * prompts on a grid over the image (and over crops of it), three masks per point, kept when the predicted IoU and
+ * the stability score pass their thresholds, duplicates removed by box non-maximum suppression. The fields carry
+ * the official parameters' names, meanings and defaults (samrt_everything_defaults fills them). */
+typedef struct samrt_everything_options {
+    int points_per_side;                /* 32: grid points per side (points_per_side^2 prompts per crop) */
+    int points_per_batch;               /* 0: as many as the device's memory allows */
+    float pred_iou_thresh;              /* 0.88 */
+    float stability_score_thresh;       /* 0.95 */
+    float stability_score_offset;       /* 1.0 */
+    float box_nms_thresh;               /* 0.7 */
+    int crop_n_layers;                  /* 0: the whole image only; layer i adds 2^i x 2^i crops */
+    float crop_nms_thresh;              /* 0.7 */
+    float crop_overlap_ratio;           /* 512/1500 */
+    int crop_n_points_downscale_factor; /* 1 */
+    int min_mask_region_area;           /* 0: > 0 removes holes and islands smaller than this many pixels */
+} samrt_everything_options;
+
+/* One mask of the last samrt_everything, with amg.py's metadata columns. Boxes are XYWH in pixels as SAM reports
+ * them (w = last column - first column). */
+typedef struct samrt_mask_info {
+    int area;
+    int bbox_x, bbox_y, bbox_w, bbox_h;
+    float predicted_iou, stability_score;
+    float point_x, point_y;             /* the grid point that prompted the mask */
+    int crop_x, crop_y, crop_w, crop_h; /* the crop it was predicted in */
+} samrt_mask_info;
+
+/* Writes the official defaults into *options. */
+SAMRT_API int samrt_everything_defaults(samrt_everything_options* options);
+
+/* Segments everything in an image (rgba, width, height, stride_bytes as samrt_set_image_rgba8, which it replaces as
+ * the current image). options: NULL for the defaults; a field out of range is SAMRT_E_INVALID_ARGUMENT naming it.
+ * Slow: the encoder once per crop and the decoder for every grid point (about points_per_side^2 / points_per_batch
+ * batches). Returns the number of masks, sorted by area, largest first; read each with samrt_everything_mask.
+ * labels_out: width*height values or NULL; receives 0 where no mask is, else k+1 for the smallest mask k covering
+ * the pixel (masks are painted largest first). */
+SAMRT_API int samrt_everything(samrt_ctx* ctx, const uint8_t* rgba, int width, int height, int stride_bytes,
+                               const samrt_everything_options* options, uint16_t* labels_out);
+
+/* Mask `index` (0-based) of the context's last samrt_everything: its record into *info_out (may be NULL) and its
+ * COCO run-length encoding, pycocotools' compressed "counts" string for size [height, width] (column-major runs),
+ * into rle_buf as samrt_device_name writes strings. Returns the string's full length. */
+SAMRT_API int samrt_everything_mask(samrt_ctx* ctx, int index, samrt_mask_info* info_out, char* rle_buf, int rle_buf_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,9 @@ internal sealed class GpuWeights(GpuContext ctx, DataType type) : IDisposable
     private readonly Dictionary<string, GpuTensor> _scratch = new();
     public DataType Type { get; } = type;
 
+    /// <summary>Bytes of all scratch tensors made so far.</summary>
+    public long ScratchBytes { get; private set; }
+
     public GpuTensor Upload(WeightTensor w) => Own(ctx.Upload(w.Data, w.Shape, Type, w.Name));
 
     public GpuTensor Upload(float[] data, int[] shape, string name) => Own(ctx.Upload(data, shape, Type, name));
@@ -23,6 +26,7 @@ internal sealed class GpuWeights(GpuContext ctx, DataType type) : IDisposable
         {
             t = Own(ctx.CreateTensor(shape, Type, name));
             _scratch[key] = t;
+            ScratchBytes += t.Length * t.ElementSize;
         }
         return t;
     }
@@ -38,5 +42,6 @@ internal sealed class GpuWeights(GpuContext ctx, DataType type) : IDisposable
         foreach (var t in _owned) t.Dispose();
         _owned.Clear();
         _scratch.Clear();
+        ScratchBytes = 0;
     }
 }

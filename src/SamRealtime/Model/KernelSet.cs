@@ -19,4 +19,5 @@ public sealed class KernelSet(GpuContext ctx)
     public ConvTranspose2d ConvTranspose2d { get; } = new(ctx);
     public Resize Resize { get; } = new(ctx);
     public Preprocess Preprocess { get; } = new(ctx);
+    public MaskStats MaskStats { get; } = new(ctx);
 }

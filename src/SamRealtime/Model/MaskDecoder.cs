@@ -185,6 +185,50 @@ public sealed class MaskDecoder : IDisposable
         return new Outputs(logits, iou, batch);
     }
 
+    /// <summary>Scratch bytes <see cref="Record"/> allocates per prompt of a batch without mask prompts, with
+    /// <paramref name="tokenCount"/> tokens per prompt: what one more prompt in a batch costs in device memory. Mirrors
+    /// the scratch shapes of <see cref="Record"/> (a test holds it to the allocations).</summary>
+    public long BytesPerPrompt(int tokenCount)
+    {
+        long T = tokenCount, n = 0;
+        var md = _weights.MaskDecoder;
+        for (int layer = 0; layer < md.Layers.Count; layer++)
+        {
+            var L = md.Layers[layer];
+            int self = L.SelfAttention.InternalDim, t2i = L.CrossTokenToImage.InternalDim, i2t = L.CrossImageToToken.InternalDim;
+            // Token side: sa, q1, qpe2, t2i, q2, mlpout, q3, qpe3 (+ qpe1), the self-attention's q/k/v/o, the
+            // cross attentions' token projections, the MLP's hidden layer.
+            n += T * D * (L.SkipFirstLayerPe ? 8 : 9) + 4 * T * self + 2 * T * t2i + 2 * T * i2t + T * L.MlpLin1.OutFeatures;
+            // Image side: i2t, its attention output and the new keys; from the second layer on the image tokens are
+            // per prompt, so their positional sum, token→image keys/values and image→token queries are too.
+            n += 2L * Pix * D + (long)Pix * i2t;
+            if (layer > 0) n += (long)Pix * D + 2L * Pix * t2i + (long)Pix * i2t;
+        }
+        int fin = md.FinalAttention.InternalDim;
+        n += 3 * T * D + 2 * T * fin + (long)Pix * D + 2L * Pix * fin;
+        var up = md.Upscaling;
+        n += (long)Pix * D + 2L * up.ConvT1.OutChannels * 4 * Pix + (long)up.ConvT2.OutChannels * LowRes * LowRes;
+        n += 4L * up.ConvT2.OutChannels + 4L * LowRes * LowRes + 4;
+        foreach (var h in md.Hypernetworks) n += h.Layers.Take(h.Layers.Count - 1).Sum(l => (long)l.OutFeatures);
+        n += md.IouHead.Layers.Take(md.IouHead.Layers.Count - 1).Sum(l => (long)l.OutFeatures);
+        return n * (_w.Type == DataType.F16 ? 2 : 4);
+    }
+
+    /// <summary>The largest single scratch tensor's bytes per prompt (the upscaled features), which a batch must keep
+    /// within the device's storage-buffer range.</summary>
+    public long LargestTensorBytesPerPrompt
+    {
+        get
+        {
+            var up = _weights.MaskDecoder.Upscaling;
+            long n = Math.Max((long)up.ConvT2.OutChannels * LowRes * LowRes, Math.Max(4L * up.ConvT1.OutChannels * Pix, (long)Pix * D));
+            return n * (_w.Type == DataType.F16 ? 2 : 4);
+        }
+    }
+
+    /// <summary>Bytes of all scratch tensors allocated so far (they are kept per shape between runs).</summary>
+    internal long ScratchBytes => _w.ScratchBytes;
+
     private GpuTensor Downscale(CommandStream cs, GpuTensor masks, int batch)
     {
         var m = _weights.PromptEncoder.MaskDownscaling;

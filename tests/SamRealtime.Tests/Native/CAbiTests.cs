@@ -143,6 +143,41 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         base.Dispose();
     }
 
+    [LinuxFact]
+    public void EverythingFromCMatchesTheGenerator()
+    {
+        var dir = TempDir();
+        var exe = Compile(Path.Combine(ModelFiles.RepoRoot, "tests", "SamRealtime.Tests", "Native", "everything_check.c"), Path.Combine(dir, "everything_check"));
+        var img = ImageIO.LoadRgba(Path.Combine(ModelFiles.RepoRoot, "samples", "data", "dogs.jpg"));
+        File.WriteAllBytes(Path.Combine(dir, "img.rgba"), img.Pixels);
+        var stdout = Run(exe, ModelDir, Path.Combine(dir, "img.rgba"), img.Width.ToString(CultureInfo.InvariantCulture),
+                         img.Height.ToString(CultureInfo.InvariantCulture), dir);
+
+        using var model = new SamModel(Ctx, ModelDir);
+        var masks = new AutomaticMaskGenerator(model, new AutomaticMaskGeneratorOptions { PointsPerSide = 2 })
+                    .Generate(img.Pixels, img.Width, img.Height, img.Stride).OrderByDescending(m => m.Area).ToList();
+        Assert.Equal(masks.Count.ToString(CultureInfo.InvariantCulture), Line(stdout, "count "));
+        var fromC = stdout.Split('\n').Where(l => l.StartsWith("mask ")).Select(l => l.Split(' ')).ToList();
+        Assert.Equal(masks.Count, fromC.Count);
+        // Another process on its own device: the same masks up to the last bits of the GPU's arithmetic.
+        var labels = new ushort[img.Width * img.Height];
+        for (int i = 0; i < masks.Count; i++)
+        {
+            var c = fromC[i];
+            var mask = MaskRle.FromCocoString(c[7], img.Height, img.Width).Decode();
+            double iou = IoU(mask, masks[i].Segmentation!);
+            output.WriteLine($"mask {i}: area {c[2]} in C, {masks[i].Area} in C#, IoU {iou:F6}");
+            Assert.True(iou >= 0.999, $"mask {i}: IoU {iou:F6} between C and C#");
+            Assert.Equal(mask.Count(v => v != 0).ToString(CultureInfo.InvariantCulture), c[2]);
+            var m = masks[i].Segmentation!;
+            for (int p = 0; p < m.Length; p++) if (m[p] != 0) labels[p] = (ushort)(i + 1);
+        }
+        var raw = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(File.ReadAllBytes(Path.Combine(dir, "labels.raw"))).ToArray();
+        Assert.Equal(labels.Length, raw.Length);
+        double same = labels.Zip(raw).Count(p => p.First == p.Second) / (double)labels.Length;
+        Assert.True(same >= 0.999, $"label images agree on {same:P3} of the pixels");
+    }
+
     /// <summary>Builds a C program against artifacts/native exactly as the sample's header comment says, plus
     /// <paramref name="libraries"/> (-lvulkan for a program that is a Vulkan host itself).</summary>
     private string Compile(string source, string exe, params string[] libraries)
