@@ -18,7 +18,7 @@ internal static class EverythingCommand
     {
         var cmd = new Command("everything", "Segment everything: masks from a grid of point prompts, filtered and deduplicated "
                                             + "as SAM's automatic mask generator does");
-        var model = new Option<string>("--model") { Description = "Model directory (encoder.onnx + sam.onnx)", Required = true };
+        var models = new ModelOptions();
         var image = new Option<string>("--image") { Description = "Input image", Required = true };
         var outDir = new Option<string>("--out") { Description = "Directory for <i>.png (8-bit, 255 = object, largest first) and metadata.csv", Required = true };
         var json = new Option<string?>("--json") { Description = "COCO RLE annotations (pycocotools compressed counts) as JSON" };
@@ -35,10 +35,9 @@ internal static class EverythingCommand
         var overlap = new Option<double>("--crop-overlap-ratio") { Description = "Overlap of first-layer crops, fraction of the short side", DefaultValueFactory = _ => d.CropOverlapRatio };
         var downscale = new Option<int>("--crop-n-points-downscale-factor") { Description = "Points per side divided by this per crop layer", DefaultValueFactory = _ => d.CropNPointsDownscaleFactor };
         var minArea = new Option<int>("--min-mask-region-area") { Description = "Remove holes and islands smaller than this (pixels)", DefaultValueFactory = _ => d.MinMaskRegionArea };
-        var device = new Option<string?>("--device") { Description = "Vulkan device index or name substring" };
-        var fp16 = new Option<bool>("--fp16") { Description = "Store weights and activations as fp16" };
-        foreach (var o in new Option[] { model, image, outDir, json, overlay, perSide, perBatch, iou, stab, stabOff, nms, layers, cropNms, overlap, downscale, minArea, device, fp16 })
+        foreach (var o in new Option[] { image, outDir, json, overlay, perSide, perBatch, iou, stab, stabOff, nms, layers, cropNms, overlap, downscale, minArea })
             cmd.Options.Add(o);
+        models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
             var options = new AutomaticMaskGeneratorOptions
@@ -51,19 +50,17 @@ internal static class EverythingCommand
             };
             try { options.Validate(); }
             catch (ArgumentException e) { throw new UsageException(OptionName(e.Message)); }
-            var dir = r.GetValue(outDir)!;
-            var jsonPath = r.GetValue(json);
-            var overlayPath = r.GetValue(overlay);
-            CheckOutputs(dir, jsonPath, overlayPath);
             var img = SegmentCommand.LoadImage(r.GetValue(image)!);
+            var dir = Outputs.Directory(r.GetValue(outDir)!, "--out");
+            var jsonPath = r.GetValue(json) is { } jp ? Outputs.Json(jp, "--json") : null;
+            var overlayPath = r.GetValue(overlay) is { } op ? Outputs.Image(op, "--overlay") : null;
 
-            using var sam = SegmentCommand.LoadModel(r.GetValue(model)!, r.GetValue(device), r.GetValue(fp16));
+            using var sam = models.Load(r);
             var generator = new AutomaticMaskGenerator(sam, options);
             var masks = generator.Generate(img.Pixels, img.Width, img.Height, img.Stride)
                                  .OrderByDescending(m => m.Area).ToList();
             var stats = generator.LastStats!;
 
-            Directory.CreateDirectory(dir);
             var decoded = masks.Select(m => m.Rle.Decode()).ToList();
             var csv = new StringBuilder("id,area,bbox_x0,bbox_y0,bbox_w,bbox_h,point_input_x,point_input_y,predicted_iou,stability_score,"
                                         + "crop_box_x0,crop_box_y0,crop_box_w,crop_box_h");
@@ -78,8 +75,8 @@ internal static class EverythingCommand
                     Num(m.PointCoords.X), Num(m.PointCoords.Y), Num(m.PredictedIou), Num(m.StabilityScore),
                     c.X.ToString(Inv), c.Y.ToString(Inv), c.W.ToString(Inv), c.H.ToString(Inv)]);
             }
-            WriteAtomically(Path.Combine(dir, "metadata.csv"), csv.ToString());
-            if (jsonPath is not null) WriteAtomically(jsonPath, CocoJson(masks).ToJsonString(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+            AtomicFile.WriteAllText(Path.Combine(dir, "metadata.csv"), csv.ToString());
+            if (jsonPath is not null) AtomicFile.WriteAllText(jsonPath, CocoJson(masks).ToJsonString(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
             if (overlayPath is not null) Overlay.SaveMany(overlayPath, img, decoded);
 
             Console.WriteLine($"{masks.Count} masks in {dir} ({stats.Points} points in {stats.Batches} batches of {stats.PointsPerBatch}; "
@@ -112,31 +109,6 @@ internal static class EverythingCommand
                 ["crop_box"] = new JsonArray(c.X, c.Y, c.W, c.H),
             };
         }).ToArray());
-
-    /// <summary>Checks every output path before any GPU work: a failure there must not cost an encoder run or leave
-    /// half the files written.</summary>
-    private static void CheckOutputs(string dir, string? json, string? overlay)
-    {
-        if (File.Exists(dir)) throw new UsageException($"--out {dir} is a file; it must be a directory (created when missing)");
-        var parent = Path.GetDirectoryName(Path.GetFullPath(dir));
-        if (parent is not null && !Directory.Exists(parent)) throw new UsageException($"--out {dir}: parent directory {parent} does not exist");
-        foreach (var (path, what) in new[] { (json, "--json"), (overlay, "--overlay") })
-        {
-            if (path is null) continue;
-            if (Directory.Exists(path)) throw new UsageException($"{what} {path} is a directory");
-            var p = Path.GetDirectoryName(Path.GetFullPath(path));
-            if (p is not null && !Directory.Exists(p)) throw new UsageException($"{what} {path}: directory {p} does not exist");
-        }
-        if (overlay is not null && Path.GetExtension(overlay).ToLowerInvariant() is not (".png" or ".jpg" or ".jpeg" or ".bmp"))
-            throw new UsageException($"--overlay {overlay}: use a .png, .jpg or .bmp file name");
-    }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
 
     /// <summary>The option behind a validation message: options use amg.py's names with dashes.</summary>
     private static string OptionName(string message)
