@@ -101,29 +101,35 @@ public sealed class EverythingTests(GpuFixture fixture, ITestOutputHelper output
             Assert.InRange(m.StabilityScore, options.StabilityScoreThresh, 1f);
         }
 
-        // No two kept masks duplicate each other above the NMS threshold, by box (what NMS enforces) or by mask.
-        for (int i = 0; i < masks.Count; i++)
-        for (int j = i + 1; j < masks.Count; j++)
-        {
-            Assert.True(MaskPostprocess.BoxIou(masks[i].Box, masks[j].Box) <= options.BoxNmsThresh, $"boxes {i} and {j} overlap");
-            double iou = MaskMetrics.Jaccard(masks[i].Segmentation!, masks[j].Segmentation!);
-            Assert.True(iou <= options.BoxNmsThresh, $"masks {i} and {j} have IoU {iou:F3}");
-        }
-
+        // Everything is measured and printed first, then asserted, so a failure still reports the numbers.
         var best = objects.Select(o => (o.Name, IoU: masks.Max(m => MaskMetrics.Jaccard(m.Segmentation!, o.Truth)))).ToArray();
         foreach (var (name, iou) in best) output.WriteLine($"{name}: best IoU {iou:F3}");
         output.WriteLine($"found at IoU >= 0.5: {best.Count(b => b.IoU >= 0.5)}/{best.Length}, >= 0.75: {best.Count(b => b.IoU >= 0.75)}/{best.Length}, "
                          + $"mean best IoU {best.Average(b => b.IoU):F3}");
-        foreach (var (name, iou) in best) Assert.True(iou >= 0.8, $"{name} found with IoU {iou:F3} at best");
+        // Duplicates: NMS is on boxes (as officially), so that is what must hold for every pair. By mask IoU a part and
+        // its whole can still pass it (a dog's body and the dog with its head: different boxes); those are counted.
+        var boxOverlaps = new List<string>();
+        int maskOverlaps = 0;
+        for (int i = 0; i < masks.Count; i++)
+        for (int j = i + 1; j < masks.Count; j++)
+        {
+            double boxIou = MaskPostprocess.BoxIou(masks[i].Box, masks[j].Box);
+            if (boxIou > options.BoxNmsThresh) boxOverlaps.Add($"{i}/{j}: {boxIou:F3}");
+            if (MaskMetrics.Jaccard(masks[i].Segmentation!, masks[j].Segmentation!) > options.BoxNmsThresh) maskOverlaps++;
+        }
+        output.WriteLine($"pairs above the NMS threshold: {boxOverlaps.Count} by box, {maskOverlaps} by mask IoU, of {masks.Count * (masks.Count - 1) / 2}");
 
         // The generator decides on low-resolution numbers; on the same image (still set), compare those decisions with
         // the official definitions on the upsampled masks for the candidates of an 8x8 grid that pass the IoU filter.
-        var (n, same, boxIou, maxDiff) = LowResAgreement(model, image, 8, options);
-        output.WriteLine($"low-res vs upsampled, {n} candidates: same stability decision {same}/{n}, mean box IoU {boxIou:F3}, "
+        var (n, same, meanBoxIou, maxDiff) = LowResAgreement(model, image, 8, options);
+        output.WriteLine($"low-res vs upsampled, {n} candidates: same stability decision {same}/{n}, mean box IoU {meanBoxIou:F3}, "
                          + $"largest stability difference {maxDiff:F4}");
+
+        Assert.True(boxOverlaps.Count == 0, $"kept boxes overlap above the NMS threshold: {string.Join(", ", boxOverlaps)}");
+        foreach (var (name, iou) in best) Assert.True(iou >= 0.8, $"{name} found with IoU {iou:F3} at best");
         Assert.True(n >= 20, $"only {n} candidates to compare");
         Assert.True(same >= 0.9 * n, $"the low-res stability decision differs on {n - same} of {n} candidates");
-        Assert.True(boxIou >= 0.9, $"mean IoU of low-res and upsampled boxes {boxIou:F3}");
+        Assert.True(meanBoxIou >= 0.9, $"mean IoU of low-res and upsampled boxes {meanBoxIou:F3}");
     }
 
     private (int N, int Same, double BoxIou, double MaxDiff) LowResAgreement(SamModel model, RgbaImage image, int side, AutomaticMaskGeneratorOptions o)
