@@ -7,7 +7,8 @@ namespace SamRealtime.Kernels;
 public enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 
 /// <summary>
-/// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp).
+/// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp), or
+/// act(alpha · A·B + bias + residual) with activateAfterResidual; optionally scattering rows out of TinyViT windows.
 /// A is M×K, B is K×N, C and the residual are M×N; a batch stride of 0 broadcasts an operand.
 /// Two shaders, chosen per call: gemm_texel (A and B as vec4 texels; needs A contiguous along K, B contiguous along
 /// K or N, K and all A/B offsets and strides multiples of 4, and the buffers within the device's texel-buffer
@@ -32,6 +33,7 @@ public sealed class Gemm
         public int ROff, RBatch;
         public int BiasMode, Act, HasResidual;
         public float Alpha;
+        public int WinH, WinW, Ws;
     }
 
     public Gemm(GpuContext ctx)
@@ -41,7 +43,8 @@ public sealed class Gemm
 
     public void Record(CommandStream cs, int m, int n, int k, StridedView a, StridedView b, StridedView c,
                        int batch = 1, GpuTensor? bias = null, BiasMode biasMode = BiasMode.None,
-                       Activation act = Activation.None, StridedView? residual = null, float alpha = 1f)
+                       Activation act = Activation.None, StridedView? residual = null, float alpha = 1f,
+                       bool activateAfterResidual = false, WindowGrid? scatterRows = null)
     {
         const string name = "gemm";
         if (m <= 0 || n <= 0 || k <= 0 || batch <= 0)
@@ -49,7 +52,16 @@ public sealed class Gemm
         var type = c.Tensor.Type;
         a.Check(name, "A", batch, m, k);
         b.Check(name, "B", batch, k, n);
-        c.Check(name, "C", batch, m, n);
+        // With scatterRows, A's rows are a window-partitioned map and row m of the result lands on image token
+        // window_row(m) of C (and of the residual); padding rows are dropped. That is TinyViT's unpartition + residual.
+        int cRows = m;
+        if (scatterRows is WindowGrid grid)
+        {
+            if (grid.Rows != m)
+                throw new ShapeException($"{name}: M={m} but the {grid.H}x{grid.W} map in windows of {grid.Ws} has {grid.Rows} partitioned rows.");
+            cRows = grid.H * grid.W;
+        }
+        c.Check(name, "C", batch, cRows, n);
         if (c.BatchStride == 0 && batch > 1)
             throw new ShapeException($"{name}: C cannot be broadcast over the batch (batch stride 0 with batch {batch}).");
         foreach (var (t, what) in new[] { (a.Tensor, "A"), (b.Tensor, "B") })
@@ -62,12 +74,14 @@ public sealed class Gemm
             if (bias.Length < need) throw new ShapeException($"{name}: bias {bias.ShapeText} is shorter than {need} ({biasMode}).");
             if (bias.Type != type) throw new ShapeException($"{name}: bias is {bias.Type} but C is {type}.");
         }
+        if (activateAfterResidual && residual is null)
+            throw new ShapeException($"{name}: activateAfterResidual needs a residual.");
         if (residual is StridedView r)
         {
             if (r.Tensor.Type != type) throw new ShapeException($"{name}: residual is {r.Tensor.Type} but C is {type}.");
             if (r.RowStride != c.RowStride || r.ColStride != c.ColStride)
                 throw new ShapeException($"{name}: the residual must have C's row and column strides.");
-            r.Check(name, "residual", batch, m, n);
+            r.Check(name, "residual", batch, cRows, n);
         }
 
         int bMode = TexelMode(m, n, k, a, b, batch);
@@ -93,8 +107,9 @@ public sealed class Gemm
             BOff = b.Offset, BBatch = b.BatchStride, BK = b.RowStride, BN = b.ColStride,
             COff = c.Offset, CBatch = c.BatchStride, CM = c.RowStride, CN = c.ColStride,
             ROff = residual?.Offset ?? 0, RBatch = residual?.BatchStride ?? 0,
-            BiasMode = (int)biasMode, Act = (int)act, HasResidual = residual is null ? 0 : 1,
+            BiasMode = (int)biasMode, Act = (int)act, HasResidual = residual is null ? 0 : activateAfterResidual ? 2 : 1,
             Alpha = alpha,
+            WinH = scatterRows?.H ?? 0, WinW = scatterRows?.W ?? 0, Ws = scatterRows?.Ws ?? 0,
         };
         var dummy = _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));

@@ -113,6 +113,72 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         }
     }
 
+    public static TheoryData<int, int, int, int, int, bool, int, bool, bool> DepthwiseCases() => new()
+    {
+        // c, h, w, k, stride, bias, act, residual, fp16
+        { 128, 64, 64, 3, 1, true, 0, false, false },   // TinyViT local conv (stage 1 map)
+        { 160, 32, 32, 3, 2, true, 1, false, false },   // patch merging depthwise stride 2 + GELU
+        { 320, 64, 64, 3, 1, true, 0, true, false },    // stage 3 width, residual
+        { 8, 13, 7, 5, 2, false, 2, false, false },     // k5, odd map narrower than a strip, ReLU
+        { 4, 1, 1, 3, 1, true, 1, true, false },        // 1x1 map: only the centre tap
+        { 64, 33, 31, 3, 2, true, 1, false, true },     // fp16, odd
+    };
+
+    [Theory]
+    [MemberData(nameof(DepthwiseCases))]
+    public void DepthwiseChannelsLastMatchesCpuReference(int c, int h, int w, int k, int stride, bool withBias, int act, bool withRes, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        int pad = k / 2;
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        int seed = c * 13 + h * 7 + k;
+        var x = Tests.Reference.Random(c * h * w, seed);
+        var wt = Tests.Reference.Random(c * k * k, seed + 1);
+        var bias = withBias ? Tests.Reference.Random(c, seed + 2) : null;
+        var res = withRes ? Tests.Reference.Random(c * oh * ow, seed + 3) : null;
+        if (fp16)
+        {
+            x = Tests.Reference.ToHalf(x); wt = Tests.Reference.ToHalf(wt);
+            if (bias is not null) bias = Tests.Reference.ToHalf(bias);
+            if (res is not null) res = Tests.Reference.ToHalf(res);
+        }
+        // The reference works on NCHW; the kernel reads and writes [H, W, C].
+        static float[] ToNhwc(float[] a, int c, int pixels)
+        {
+            var o = new float[a.Length];
+            for (int ch = 0; ch < c; ch++) for (int p = 0; p < pixels; p++) o[p * c + ch] = a[ch * pixels + p];
+            return o;
+        }
+        var want = ConvReference(x, wt, bias, res, 1, c, h, w, c, k, k, stride, pad, c, (Activation)act);
+        var wantNhwc = new double[want.Length];
+        for (int ch = 0; ch < c; ch++) for (int p = 0; p < oh * ow; p++) wantNhwc[p * c + ch] = want[ch * oh * ow + p];
+
+        using var tx = Ctx.Upload(ToNhwc(x, c, h * w), [h * w, c], type, "x");
+        using var tw = Ctx.Upload(wt, [c, 1, k, k], type, "w");
+        using var tb = bias is null ? null : Ctx.Upload(bias, [c], type, "bias");
+        using var tr = res is null ? null : Ctx.Upload(ToNhwc(res, c, oh * ow), [oh * ow, c], type, "res");
+        using var ty = Ctx.CreateTensor([oh * ow, c], type, "y");
+        using (var cs = Ctx.BeginCommands())
+        {
+            new DepthwiseConv(Ctx).Record(cs, tx, tw, tb, ty, h, w, c, k, stride, pad, (Activation)act, tr);
+            cs.Submit();
+        }
+        double atol = fp16 ? 2e-2 + 1e-3 * k : 1e-5 * k;
+        double rtol = fp16 ? 2e-3 : 1e-5;
+        Tests.Reference.AssertClose(wantNhwc, ty.Read(), atol, rtol, $"dwconv_nhwc c{c} {h}x{w} k{k} s{stride}");
+    }
+
+    [Fact]
+    public void DepthwiseRejectsChannelsNotMultipleOfFour()
+    {
+        using var x = Ctx.CreateTensor([9 * 9, 6]);
+        using var w = Ctx.CreateTensor([6, 1, 3, 3]);
+        using var y = Ctx.CreateTensor([9 * 9, 6]);
+        using var cs = Ctx.BeginCommands();
+        var e = Assert.Throws<ShapeException>(() => new DepthwiseConv(Ctx).Record(cs, x, w, null, y, 9, 9, 6, 3, 1, 1));
+        Assert.Contains("multiple of 4", e.Message);
+    }
+
     [Fact]
     public void RejectsBadShapes()
     {
