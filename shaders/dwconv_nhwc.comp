@@ -1,10 +1,10 @@
 #version 450
 // Depthwise 2D convolution on channels-last maps [H, W, C] → [OH, OW, C] (TinyViT's token rows seen as a map),
-// weight [C, 1, KH, KW] (PyTorch layout), optional bias, fused activation and residual (same layout as the output):
+// weight [KH·KW, C] (taps-major: DepthwiseConv.TapsMajor reorders PyTorch's [C, 1, KH, KW]), optional bias, fused activation and residual (same layout as the output):
 //   y = act(conv(x, w) + bias) + residual
 // Each invocation owns 4 channels (one vec4; C % 4 == 0, Dwconv.cs checks) of TP consecutive output pixels along a
 // row. Neighbouring lanes take neighbouring channel groups of the same pixels, so their loads are adjacent vec4s;
-// a per-lane load costs llvmpipe the same at any width. The 4·KH·KW weights are read once into registers.
+// a per-lane load costs llvmpipe the same at any width. The KH·KW weight vec4s are read once into registers.
 // Reading channels-last is what lets the encoder keep token rows from stem to neck with no permute around this conv.
 #include "common.glsl"
 #extension GL_EXT_control_flow_attributes : require
@@ -23,7 +23,7 @@ const int XN = (TP - 1) * S + KW;
 #endif
 
 layout(std430, binding = 0) readonly buffer BufIn { STORE_V4 x[]; };
-layout(std430, binding = 1) readonly buffer BufW { STORE_T w[]; };
+layout(std430, binding = 1) readonly buffer BufW { STORE_V4 w[]; };
 layout(std430, binding = 2) readonly buffer BufBias { STORE_V4 bias[]; };
 layout(std430, binding = 3) readonly buffer BufR { STORE_V4 r[]; };
 layout(std430, binding = 4) writeonly buffer BufOut { STORE_V4 y[]; };
@@ -47,9 +47,7 @@ void main()
     const int ix0 = ox0 * S - p.pad;
 
     vec4 wv[KH * KW];
-    [[unroll]] for (int k = 0; k < KH * KW; k++)
-        wv[k] = vec4(LD(w[(4 * c4 + 0) * KH * KW + k]), LD(w[(4 * c4 + 1) * KH * KW + k]),
-                     LD(w[(4 * c4 + 2) * KH * KW + k]), LD(w[(4 * c4 + 3) * KH * KW + k]));
+    [[unroll]] for (int k = 0; k < KH * KW; k++) wv[k] = vec4(w[k * p.C4 + c4]);
 
     // Columns and rows outside the map read a clamped address and are zeroed by a factor: no per-tap branches.
     int col[XN];

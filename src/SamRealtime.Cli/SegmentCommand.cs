@@ -30,12 +30,16 @@ internal static class SegmentCommand
         foreach (var o in new Option[] { model, image, points, box, multimask, outPath, overlay, json, device, fp16 }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
         {
+            var sinceStart = () => (DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds;
             var img = LoadImage(r.GetValue(image)!);
             var prompt = ParsePrompt(r.GetValue(points) ?? [], r.GetValue(box), img.Width, img.Height);
+            double tLoad = sinceStart();
             using var sam = LoadModel(r.GetValue(model)!, r.GetValue(device), r.GetValue(fp16));
+            double tLoaded = sinceStart();
             sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
             bool multi = r.GetValue(multimask);
             var pred = sam.Predict(prompt, multi);
+            double tPredicted = sinceStart();
             var outFile = r.GetValue(outPath)!;
             ImageIO.SaveMask(outFile, pred.BestMask, img.Width, img.Height);
             if (multi)
@@ -55,12 +59,32 @@ internal static class SegmentCommand
                 ["encoder_ms"] = Math.Round(sam.LastEncoderTime.TotalMilliseconds, 2),
                 ["decoder_ms"] = Math.Round(sam.LastDecoderTime.TotalMilliseconds, 2),
             };
+            result["phases_ms"] = Phases(tLoad, tLoaded, tPredicted, sinceStart(), sam);
             if (r.GetValue(json) is { } jp) File.WriteAllText(jp, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             Console.WriteLine($"mask {outFile}: score {pred.BestScore:F3}, area {pred.BestMask.Count(v => v != 0)} px, " +
                               $"encoder {sam.LastEncoderTime.TotalMilliseconds:F0} ms, decoder {sam.LastDecoderTime.TotalMilliseconds:F0} ms on {sam.Context.Info.Name}");
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>A one-shot run's time from process start, by phase (ms): runtime start and image read, Vulkan context,
+    /// ONNX parsing, weight upload, pipeline creation, encoder (incl. preprocessing and, on llvmpipe, the JIT),
+    /// decoder with postprocessing, and writing the outputs (mask and overlay files).</summary>
+    private static JsonObject Phases(double tLoad, double tLoaded, double tPredicted, double tWritten, SamModel sam)
+    {
+        var l = sam.LoadTimes;
+        double parse = l.Parse.TotalMilliseconds, upload = l.Upload.TotalMilliseconds, pipelines = l.Pipelines.TotalMilliseconds;
+        double encoder = sam.LastEncoderTime.TotalMilliseconds, decoder = sam.LastDecoderTime.TotalMilliseconds;
+        var phases = new (string, double)[]
+        {
+            ("start", tLoad), ("context", tLoaded - tLoad - parse - upload - pipelines), ("parse", parse), ("upload", upload),
+            ("pipelines", pipelines), ("encoder", encoder), ("decoder", decoder), ("write", tWritten - tPredicted), ("total", tWritten),
+        };
+        var o = new JsonObject();
+        foreach (var (name, ms) in phases) o[name] = Math.Round(ms, 1);
+        o["pipelines_created"] = l.PipelineCount;
+        return o;
     }
 
     internal static RgbaImage LoadImage(string path)

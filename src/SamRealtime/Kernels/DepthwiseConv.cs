@@ -5,7 +5,7 @@ namespace SamRealtime.Kernels;
 
 /// <summary>
 /// Depthwise 2D convolution on channels-last maps (shaders/dwconv_nhwc.comp): input [H, W, C], output [OH, OW, C],
-/// weight [C, 1, kh, kw] (PyTorch layout), optional bias [C]; out = act(conv + bias) + residual. C must be a
+/// weight [kh·kw, C] (taps-major, see <see cref="TapsMajor"/>: one vec4 load gives a tap for 4 channels), optional bias [C]; out = act(conv + bias) + residual. C must be a
 /// multiple of 4 (one vec4 per invocation). This is TinyViT's local conv and MBConv/patch-merging depthwise conv read
 /// straight from token rows, so the encoder needs no NCHW copy around them.
 /// </summary>
@@ -30,6 +30,18 @@ public sealed class DepthwiseConv
         _wg = LinearGrid.WorkgroupSize(ctx);
     }
 
+    /// <summary>PyTorch's depthwise weight [C, 1, k, k] reordered to the kernel's [k·k, C].</summary>
+    public static float[] TapsMajor(ReadOnlySpan<float> weight, int channels, int kernel)
+    {
+        int taps = kernel * kernel;
+        if (weight.Length != channels * taps)
+            throw new ShapeException($"dwconv: weight has {weight.Length} values; [{channels}x1x{kernel}x{kernel}] needs {channels * taps}.");
+        var o = new float[weight.Length];
+        for (int c = 0; c < channels; c++)
+            for (int t = 0; t < taps; t++) o[t * channels + c] = weight[c * taps + t];
+        return o;
+    }
+
     public void Record(CommandStream cs, GpuTensor input, GpuTensor weight, GpuTensor? bias, GpuTensor output,
                        int height, int width, int channels, int kernel, int stride, int padding,
                        Activation act = Activation.None, GpuTensor? residual = null)
@@ -46,7 +58,7 @@ public sealed class DepthwiseConv
         var type = output.Type;
         Conv2d.CheckLength(name, "input", input, (long)height * width * channels, $"[{height}x{width}x{channels}]");
         Conv2d.CheckLength(name, "output", output, (long)oh * ow * channels, $"[{oh}x{ow}x{channels}]");
-        Conv2d.CheckLength(name, "weight", weight, (long)channels * kernel * kernel, $"[{channels}x1x{kernel}x{kernel}]");
+        Conv2d.CheckLength(name, "weight", weight, (long)channels * kernel * kernel, $"[{kernel * kernel}x{channels}]");
         if (bias is not null) Conv2d.CheckLength(name, "bias", bias, channels, $"[{channels}]");
         if (residual is not null) Conv2d.CheckLength(name, "residual", residual, output.Length, output.ShapeText);
         foreach (var (t, what) in new[] { (input, "input"), (weight, "weight"), (bias, "bias"), (residual, "residual") })

@@ -64,8 +64,15 @@ public sealed class TinyVitEncoder : IDisposable
         }
     }
 
-    private Conv Up(Conv2dWeights c) =>
-        new(_w.Upload(c.Weight), c.Bias is null ? null : _w.Upload(c.Bias), c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Groups);
+    /// <summary>Depthwise weights go up taps-major for <see cref="DepthwiseConv"/>; the others in PyTorch's layout.</summary>
+    private Conv Up(Conv2dWeights c)
+    {
+        bool depthwise = c.Groups > 1 && c.Groups == c.InChannels && c.InChannels == c.OutChannels;
+        var weight = depthwise
+            ? _w.Upload(DepthwiseConv.TapsMajor(c.Weight.Data, c.OutChannels, c.KernelSize), [c.KernelSize * c.KernelSize, c.OutChannels], c.Weight.Name)
+            : _w.Upload(c.Weight);
+        return new(weight, c.Bias is null ? null : _w.Upload(c.Bias), c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Groups);
+    }
 
     private Norm Up(LayerNormWeights n) => new(_w.Upload(n.Weight), _w.Upload(n.Bias), n.Epsilon);
 

@@ -154,7 +154,7 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         for (int ch = 0; ch < c; ch++) for (int p = 0; p < oh * ow; p++) wantNhwc[p * c + ch] = want[ch * oh * ow + p];
 
         using var tx = Ctx.Upload(ToNhwc(x, c, h * w), [h * w, c], type, "x");
-        using var tw = Ctx.Upload(wt, [c, 1, k, k], type, "w");
+        using var tw = Ctx.Upload(DepthwiseConv.TapsMajor(wt, c, k), [k * k, c], type, "w");
         using var tb = bias is null ? null : Ctx.Upload(bias, [c], type, "bias");
         using var tr = res is null ? null : Ctx.Upload(ToNhwc(res, c, oh * ow), [oh * ow, c], type, "res");
         using var ty = Ctx.CreateTensor([oh * ow, c], type, "y");
@@ -172,7 +172,7 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
     public void DepthwiseRejectsChannelsNotMultipleOfFour()
     {
         using var x = Ctx.CreateTensor([9 * 9, 6]);
-        using var w = Ctx.CreateTensor([6, 1, 3, 3]);
+        using var w = Ctx.CreateTensor([9, 6]);
         using var y = Ctx.CreateTensor([9 * 9, 6]);
         using var cs = Ctx.BeginCommands();
         var e = Assert.Throws<ShapeException>(() => new DepthwiseConv(Ctx).Record(cs, x, w, null, y, 9, 9, 6, 3, 1, 1));
