@@ -27,6 +27,7 @@ layout(push_constant) uniform P {
     int hasResidual;      // 1: added after the activation, 2: added before it (MBConv's act(x + f(x)))
     float alpha;
     int winH, winW, ws;   // ws > 0: row m of the result is row window_row(m) of C and R, padding rows dropped
+    int convH, convW, convCin4, convOW, convPad;   // gemm_texel's implicit convolution only; unused here
 } p;
 
 void main()

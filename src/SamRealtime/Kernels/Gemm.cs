@@ -34,6 +34,7 @@ public sealed class Gemm
         public int BiasMode, Act, HasResidual;
         public float Alpha;
         public int WinH, WinW, Ws;
+        public int ConvH, ConvW, ConvCin4, ConvOW, ConvPad;
     }
 
     public Gemm(GpuContext ctx)
@@ -116,6 +117,79 @@ public sealed class Gemm
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernel, (gx, gy, (uint)batch), push,
                     a.Tensor.Buffer, b.Tensor.Buffer, (bias ?? dummy).Buffer, (residual?.Tensor ?? dummy).Buffer, c.Tensor.Buffer);
+    }
+
+    /// <summary>PyTorch's conv weight [Cout, Cin, k, k] reordered to [Cout, k, k, Cin], the K order of <see cref="RecordConv"/>.</summary>
+    public static float[] ConvWeightChannelsLast(ReadOnlySpan<float> weight, int outChannels, int inChannels, int kernel)
+    {
+        int taps = kernel * kernel;
+        if (weight.Length != outChannels * inChannels * taps)
+            throw new ShapeException($"conv weight has {weight.Length} values; [{outChannels}x{inChannels}x{kernel}x{kernel}] needs {outChannels * inChannels * taps}.");
+        var o = new float[weight.Length];
+        for (int co = 0; co < outChannels; co++)
+            for (int ci = 0; ci < inChannels; ci++)
+                for (int t = 0; t < taps; t++)
+                    o[(co * taps + t) * inChannels + ci] = weight[(co * inChannels + ci) * taps + t];
+        return o;
+    }
+
+    /// <summary>True when <see cref="RecordConv"/> can run this input and weight on this device (texel views within
+    /// the device's limits, Cin a multiple of 4).</summary>
+    public bool CanRecordConv(GpuTensor input, GpuTensor weight, int inChannels)
+    {
+        var type = input.Type;
+        var info = _ctx.Info;
+        if (!AllowTexel || inChannels % 4 != 0 || !(type == DataType.F32 ? info.UniformTexelRgba32F : info.UniformTexelRgba16F)) return false;
+        var format = type == DataType.F32 ? Format.R32G32B32A32Sfloat : Format.R16G16B16A16Sfloat;
+        return input.Buffer.TexelView(format) is not null && weight.Buffer.TexelView(format) is not null;
+    }
+
+    /// <summary>
+    /// A dense convolution as an implicit GEMM on gemm_texel, with no unfolded copy of the input: input a
+    /// channels-last map [H·W, Cin], weight [Cout, k·k·Cin] in (ky, kx, c) order (<see cref="ConvWeightChannelsLast"/>),
+    /// output channels-last [OH·OW, Cout] = act(conv + bias). Needs <see cref="CanRecordConv"/>.
+    /// </summary>
+    public void RecordConv(CommandStream cs, GpuTensor input, GpuTensor weight, GpuTensor? bias, GpuTensor output,
+                           int height, int width, int inChannels, int outChannels, int kernel, int stride, int padding,
+                           Activation act = Activation.None)
+    {
+        const string name = "gemm conv";
+        if (height <= 0 || width <= 0 || inChannels <= 0 || outChannels <= 0 || kernel <= 0 || stride <= 0 || padding < 0
+            || height + 2 * padding < kernel || width + 2 * padding < kernel)
+            throw new ShapeException($"{name}: {height}x{width}x{inChannels} -> {outChannels}, kernel {kernel}, stride {stride}, " +
+                                     $"padding {padding}: sizes must be positive and the kernel fit the padded input.");
+        if (!CanRecordConv(input, weight, inChannels))
+            throw new ShapeException($"{name}: needs Cin ({inChannels}) a multiple of 4 and the input and weight as texel buffers on this device.");
+        int oh = Conv2d.OutputSize(height, kernel, stride, padding), ow = Conv2d.OutputSize(width, kernel, stride, padding);
+        int m = oh * ow, k = kernel * kernel * inChannels, n = outChannels;
+        var type = output.Type;
+        Conv2d.CheckLength(name, "input", input, (long)height * width * inChannels, $"[{height * width}x{inChannels}]");
+        Conv2d.CheckLength(name, "weight", weight, (long)n * k, $"[{n}x{k}]");
+        Conv2d.CheckLength(name, "output", output, (long)m * n, $"[{m}x{n}]");
+        if (bias is not null) Conv2d.CheckLength(name, "bias", bias, n, $"[{n}]");
+        foreach (var (t, what) in new[] { (input, "input"), (weight, "weight"), (bias, "bias") })
+            if (t is not null && t.Type != type)
+                throw new ShapeException($"{name}: {what} is {t.Type} but the output is {type}; one storage type per call.");
+        LinearGrid.CheckNotAliased(name, output, ("input", input));
+
+        var (wx, wy, tm, tn) = ChooseTexelTiles(m, n, 0);
+        var kernelObj = type == DataType.F16
+            ? _ctx.Kernel("gemm_texel_f16", TexelLayout16, wx, wy, tm, tn, 2, kernel, stride)
+            : _ctx.Kernel("gemm_texel", TexelLayout32, wx, wy, tm, tn, 2, kernel, stride);
+        LastPath = "texel-conv";
+        var push = new Push
+        {
+            M = m, N = n, K = k,
+            AOff = 0, AM = k, AK = 1,
+            BOff = 0, BK = 1, BN = k,
+            COff = 0, CM = n, CN = 1,
+            BiasMode = bias is null ? 0 : (int)BiasMode.PerColumn, Act = (int)act, Alpha = 1f,
+            ConvH = height, ConvW = width, ConvCin4 = inChannels / 4, ConvOW = ow, ConvPad = padding,
+        };
+        var dummy = _ctx.Unused(type);
+        uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
+        uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
+        cs.Dispatch(kernelObj, (gx, gy, 1u), push, input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, dummy.Buffer, output.Buffer);
     }
 
     /// <summary>False forces the storage-buffer shader (for comparisons in tests and benchmarks).</summary>

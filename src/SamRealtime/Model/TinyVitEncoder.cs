@@ -24,7 +24,9 @@ public sealed class TinyVitEncoder : IDisposable
     public const int EmbeddingSize = 64;
     public DataType Type => _w.Type;
 
-    private sealed record Conv(GpuTensor Weight, GpuTensor? Bias, int In, int Out, int K, int Stride, int Pad, int Groups);
+    // WeightChannelsLast: the [Cout, k, k, Cin] copy a dense k>1 conv on token rows uses (Gemm.RecordConv).
+    private sealed record Conv(GpuTensor Weight, GpuTensor? Bias, int In, int Out, int K, int Stride, int Pad, int Groups,
+                               GpuTensor? WeightChannelsLast = null);
     private sealed record Norm(GpuTensor Gamma, GpuTensor Beta, float Eps);
     private sealed record Lin(GpuTensor Weight, GpuTensor Bias, int In, int Out);
     private sealed record Block(Norm AttnNorm, Lin Qkv, GpuTensor Bias, Lin Proj, int Heads, int KeyDim, int Window,
@@ -39,7 +41,7 @@ public sealed class TinyVitEncoder : IDisposable
         try
         {
             _embed1 = Up(weights.PatchEmbed1);
-            _embed2 = Up(weights.PatchEmbed2);
+            _embed2 = UpDense(weights.PatchEmbed2);
             for (int s = 0; s < weights.Stages.Count; s++)
             {
                 var st = weights.Stages[s];
@@ -54,7 +56,7 @@ public sealed class TinyVitEncoder : IDisposable
             }
             _neck1 = Up(weights.Neck.Conv1);
             _neckNorm1 = Up(weights.Neck.Norm1);
-            _neck2 = Up(weights.Neck.Conv2);
+            _neck2 = UpDense(weights.Neck.Conv2);
             _neckNorm2 = Up(weights.Neck.Norm2);
         }
         catch
@@ -74,6 +76,12 @@ public sealed class TinyVitEncoder : IDisposable
         return new(weight, c.Bias is null ? null : _w.Upload(c.Bias), c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Groups);
     }
 
+    private Conv UpDense(Conv2dWeights c) => Up(c) with
+    {
+        WeightChannelsLast = _w.Upload(Gemm.ConvWeightChannelsLast(c.Weight.Data, c.OutChannels, c.InChannels, c.KernelSize),
+                                       [c.OutChannels, c.KernelSize * c.KernelSize * c.InChannels], c.Weight.Name + ".nhwc"),
+    };
+
     private Norm Up(LayerNormWeights n) => new(_w.Upload(n.Weight), _w.Upload(n.Bias), n.Epsilon);
 
     private Lin Up(LinearWeights l) => new(_w.Upload(l.Weight), _w.Upload(l.Bias), l.InFeatures, l.OutFeatures);
@@ -87,15 +95,15 @@ public sealed class TinyVitEncoder : IDisposable
         Expect(image, [1, 3, InputSize, InputSize], "image");
         Expect(embedding, [1, EmbeddingDim, EmbeddingSize, EmbeddingSize], "embedding");
 
-        // Patch embedding: two stride-2 convs, 1024 → 256, on the NCHW image; then tokens.
+        // Patch embedding: two stride-2 convs, 1024 → 256: the first on the NCHW image writing token rows, the second
+        // an implicit GEMM on them.
         int r = InputSize / 2;
-        var e1 = _w.Scratch("embed1", 1, _embed1.Out, r, r);
-        RunConv(cs, _embed1, image, e1, InputSize, Activation.Gelu);
-        var e2 = _w.Scratch("embed2", 1, _embed2.Out, r / 2, r / 2);
-        RunConv(cs, _embed2, e1, e2, r, Activation.None);
+        var e1 = _w.Scratch("embed1", r * r, _embed1.Out);
+        _k.Conv2d.Record(cs, image, _embed1.Weight, _embed1.Bias, e1, 1, _embed1.In, InputSize, InputSize, _embed1.Out,
+                         _embed1.K, _embed1.K, _embed1.Stride, _embed1.Pad, _embed1.Groups, Activation.Gelu, channelsLastOutput: true);
+        var x = _w.Scratch($"tokens{_embed2.Out}.0", r / 2 * (r / 2), _embed2.Out);
+        DenseConv(cs, _embed2, e1, x, r, Activation.None);
         r /= 2;
-        var x = _w.Scratch($"tokens{_embed2.Out}.0", r * r, _embed2.Out);
-        _k.Permute.Transpose(cs, e2, x, 1, _embed2.Out, r * r);
 
         // Stage 0: MBConv blocks, x = GELU(x + proj(dw(expand(x)))).
         var s0 = _stages[0];
@@ -119,19 +127,19 @@ public sealed class TinyVitEncoder : IDisposable
             if (st.Merge is not null) tokens = Merge(cs, st, tokens);
         }
 
-        // Neck: 1x1 conv → LN2d (a LayerNorm of each token) → 3x3 conv → LN2d. The 3x3 conv goes through im2col,
-        // which reads NCHW, so the map is transposed once here.
+        // Neck: 1x1 conv → LN2d → 3x3 conv → LN2d, all on token rows (LayerNorm2d of a map is LayerNorm of each
+        // token), then the one transpose to the NCHW embedding the decoder reads.
         var last = _stages[^1];
         int n = last.Res * last.Res;
         var c1 = _w.Scratch("neck.c1", n, _neck1.Out);
         Pointwise(cs, _neck1, tokens, c1, n, Activation.None);
         var n1 = _w.Scratch("neck.n1", n, _neck1.Out);
         _k.LayerNorm.Record(cs, c1, n1, _neckNorm1.Gamma, _neckNorm1.Beta, n, _neck1.Out, _neckNorm1.Eps);
-        var map = _w.Scratch("neck.map", 1, _neck1.Out, last.Res, last.Res);
-        _k.Permute.Transpose(cs, n1, map, 1, n, _neck1.Out);
-        var c2 = _w.Scratch("neck.c2", 1, _neck2.Out, last.Res, last.Res);
-        RunConv(cs, _neck2, map, c2, last.Res, Activation.None);
-        _k.LayerNorm2d.Record(cs, c2, embedding, _neckNorm2.Gamma, _neckNorm2.Beta, 1, _neck2.Out, n, _neckNorm2.Eps);
+        var c2 = _w.Scratch("neck.c2", n, _neck2.Out);
+        DenseConv(cs, _neck2, n1, c2, last.Res, Activation.None);
+        var n2 = _w.Scratch("neck.n2", n, _neck2.Out);
+        _k.LayerNorm.Record(cs, c2, n2, _neckNorm2.Gamma, _neckNorm2.Beta, n, _neck2.Out, _neckNorm2.Eps);
+        _k.Permute.Transpose(cs, n2, embedding, 1, n, _neck2.Out);
     }
 
     /// <summary>Patch merging on token rows: 1x1 (GELU) → depthwise 3x3 stride 1 or 2 (GELU) → 1x1.</summary>
@@ -193,6 +201,21 @@ public sealed class TinyVitEncoder : IDisposable
                        StridedView.RowMajor(output, rows, c.Out), 1, c.Bias, c.Bias is null ? BiasMode.None : BiasMode.PerColumn, act,
                        residual is null ? null : StridedView.RowMajor(residual, rows, c.Out), activateAfterResidual: activateAfterResidual);
 
+    /// <summary>A dense conv from token rows to token rows (square map of side <paramref name="size"/>): an implicit
+    /// GEMM where the device can view the tensors as texels, else transpose → im2col conv → token rows.</summary>
+    private void DenseConv(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int size, Activation act)
+    {
+        if (_k.Gemm.CanRecordConv(input, c.WeightChannelsLast!, c.In))
+        {
+            _k.Gemm.RecordConv(cs, input, c.WeightChannelsLast!, c.Bias, output, size, size, c.In, c.Out, c.K, c.Stride, c.Pad, act);
+            return;
+        }
+        var map = _w.Scratch($"conv{c.In}x{size}.map", 1, c.In, size, size);
+        _k.Permute.Transpose(cs, input, map, 1, size * size, c.In);
+        _k.Conv2d.Record(cs, map, c.Weight, c.Bias, output, 1, c.In, size, size, c.Out, c.K, c.K, c.Stride, c.Pad, c.Groups, act,
+                         channelsLastOutput: true);
+    }
+
     /// <summary>A depthwise conv on a square token map of side <paramref name="size"/>.</summary>
     private void Depthwise(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int size, Activation act)
     {
@@ -207,9 +230,6 @@ public sealed class TinyVitEncoder : IDisposable
                        StridedView.RowMajor(output, rows, l.Out), 1, l.Bias, BiasMode.PerColumn, act,
                        residual is null ? null : StridedView.RowMajor(residual, rows, l.Out));
     }
-
-    private void RunConv(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int size, Activation act) =>
-        _k.Conv2d.Record(cs, input, c.Weight, c.Bias, output, 1, c.In, size, size, c.Out, c.K, c.K, c.Stride, c.Pad, c.Groups, act);
 
     private static void Expect(GpuTensor t, int[] shape, string what)
     {
