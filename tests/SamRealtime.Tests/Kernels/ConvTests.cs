@@ -44,6 +44,14 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         return y;
     }
 
+    /// <summary>[C, pixels] (NCHW, batch 1) → [pixels, C]: the channels-last kernels' layout.</summary>
+    private static T[] ToNhwc<T>(T[] a, int c, int pixels)
+    {
+        var o = new T[a.Length];
+        for (int ch = 0; ch < c; ch++) for (int p = 0; p < pixels; p++) o[p * c + ch] = a[ch * pixels + p];
+        return o;
+    }
+
     private static double Act(double s, Activation act) =>
         act switch { Activation.Gelu => Tests.Reference.Gelu(s), Activation.Relu => Math.Max(s, 0), _ => s };
 
@@ -143,15 +151,7 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
             if (res is not null) res = Tests.Reference.ToHalf(res);
         }
         // The reference works on NCHW; the kernel reads and writes [H, W, C].
-        static float[] ToNhwc(float[] a, int c, int pixels)
-        {
-            var o = new float[a.Length];
-            for (int ch = 0; ch < c; ch++) for (int p = 0; p < pixels; p++) o[p * c + ch] = a[ch * pixels + p];
-            return o;
-        }
-        var want = ConvReference(x, wt, bias, res, 1, c, h, w, c, k, k, stride, pad, c, (Activation)act);
-        var wantNhwc = new double[want.Length];
-        for (int ch = 0; ch < c; ch++) for (int p = 0; p < oh * ow; p++) wantNhwc[p * c + ch] = want[ch * oh * ow + p];
+        var wantNhwc = ToNhwc(ConvReference(x, wt, bias, res, 1, c, h, w, c, k, k, stride, pad, c, (Activation)act), c, oh * ow);
 
         using var tx = Ctx.Upload(ToNhwc(x, c, h * w), [h * w, c], type, "x");
         using var tw = Ctx.Upload(DepthwiseConv.TapsMajor(wt, c, k), [k * k, c], type, "w");
@@ -195,13 +195,9 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
             x = Tests.Reference.ToHalf(x); wt = Tests.Reference.ToHalf(wt);
             if (bias is not null) bias = Tests.Reference.ToHalf(bias);
         }
-        var want = ConvReference(x, wt, bias, null, 1, cin, h, w, cout, k, k, stride, pad, 1, (Activation)act);
-        var wantNhwc = new double[want.Length];
-        for (int c = 0; c < cout; c++) for (int p = 0; p < oh * ow; p++) wantNhwc[p * cout + c] = want[c * oh * ow + p];
-        var xNhwc = new float[x.Length];
-        for (int c = 0; c < cin; c++) for (int p = 0; p < h * w; p++) xNhwc[p * cin + c] = x[c * h * w + p];
+        var wantNhwc = ToNhwc(ConvReference(x, wt, bias, null, 1, cin, h, w, cout, k, k, stride, pad, 1, (Activation)act), cout, oh * ow);
 
-        using var tx = Ctx.Upload(xNhwc, [h * w, cin], type, "x");
+        using var tx = Ctx.Upload(ToNhwc(x, cin, h * w), [h * w, cin], type, "x");
         using var tw = Ctx.Upload(Gemm.ConvWeightChannelsLast(wt, cout, cin, k), [cout, k * k * cin], type, "w");
         using var tb = bias is null ? null : Ctx.Upload(bias, [cout], type, "bias");
         using var ty = Ctx.CreateTensor([oh * ow, cout], type, "y");
@@ -227,9 +223,7 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         var wt = Tests.Reference.Random(cout * cin * 9, 4);
         var bias = Tests.Reference.Random(cout, 5);
         int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
-        var want = ConvReference(x, wt, bias, null, 1, cin, h, w, cout, 3, 3, 2, 1, 1, Activation.Gelu);
-        var wantNhwc = new double[want.Length];
-        for (int c = 0; c < cout; c++) for (int p = 0; p < oh * ow; p++) wantNhwc[p * cout + c] = want[c * oh * ow + p];
+        var wantNhwc = ToNhwc(ConvReference(x, wt, bias, null, 1, cin, h, w, cout, 3, 3, 2, 1, 1, Activation.Gelu), cout, oh * ow);
         using var tx = Ctx.Upload(x, [1, cin, h, w], DataType.F32, "x");
         using var tw = Ctx.Upload(wt, [cout, cin, 3, 3], DataType.F32, "w");
         using var tb = Ctx.Upload(bias, [cout], DataType.F32, "bias");
