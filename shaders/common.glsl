@@ -33,3 +33,16 @@ float activate(float x, int act)
     if (act == ACT_RELU) return max(x, 0.0);
     return x;
 }
+
+// TinyViT's window partition as a row map: row m of the partitioned matrix [ceil(H/ws)·ceil(W/ws)·ws², C] is token
+// window_row(m) of the [H, W] map, or -1 for a bottom/right padding row. Kernels use it to gather or scatter rows
+// in place, so no partitioned copy of the map is ever made.
+int window_row(int m, int H, int W, int ws)
+{
+    int nWw = (W + ws - 1) / ws;
+    int wsq = ws * ws;
+    int win = m / wsq, k = m - win * wsq;
+    int wy = win / nWw, wx = win - wy * nWw;
+    int yy = wy * ws + k / ws, xx = wx * ws + k - (k / ws) * ws;
+    return (yy < H && xx < W) ? yy * W + xx : -1;
+}

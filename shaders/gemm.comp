@@ -24,8 +24,10 @@ layout(push_constant) uniform P {
     int rOff, rBatch;      // residual uses C's row/column strides
     int biasMode;          // 0 none, 1 per column n, 2 per row m
     int act;
-    int hasResidual;
+    int hasResidual;      // 1: added after the activation, 2: added before it (MBConv's act(x + f(x)))
     float alpha;
+    int winH, winW, ws;   // ws > 0: row m of the result is row window_row(m) of C and R, padding rows dropped
+    int convH, convW, convCin4, convOW, convPad;   // gemm_texel's implicit convolution only; unused here
 } p;
 
 void main()
@@ -60,6 +62,8 @@ void main()
     {
         int m = m0 + i;
         if (m >= p.M) break;
+        int row = p.ws > 0 ? window_row(m, p.winH, p.winW, p.ws) : m;
+        if (row < 0) continue;
         for (int j = 0; j < TN; j++)
         {
             int n = n0 + j;
@@ -67,9 +71,9 @@ void main()
             float v = p.alpha * acc[i][j];
             if (p.biasMode == 1) v += LD(bias[n]);
             else if (p.biasMode == 2) v += LD(bias[m]);
-            v = activate(v, p.act);
-            if (p.hasResidual != 0) v += LD(r[p.rOff + batch * p.rBatch + m * p.cM + n * p.cN]);
-            c[p.cOff + batch * p.cBatch + m * p.cM + n * p.cN] = ST(v);
+            float res = p.hasResidual != 0 ? LD(r[p.rOff + batch * p.rBatch + row * p.cM + n * p.cN]) : 0.0;
+            v = p.hasResidual == 2 ? activate(v + res, p.act) : activate(v, p.act) + res;
+            c[p.cOff + batch * p.cBatch + row * p.cM + n * p.cN] = ST(v);
         }
     }
 }

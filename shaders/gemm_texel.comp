@@ -6,13 +6,18 @@
 // fetch brings 4 values, so this is ~3x the storage-buffer kernel there (DESIGN.md). Gemm.cs only picks this
 // shader when A is contiguous along K, K and every A/B offset and stride are multiples of 4, and:
 //   BMODE 0: B contiguous along K (a weight [N,K] viewed transposed): 4 k-steps per fetch of A and of B;
-//   BMODE 1: B contiguous along N (N multiple of 4, TN multiple of 4): one fetch of B gives 4 columns.
+//   BMODE 1: B contiguous along N (N multiple of 4, TN multiple of 4): one fetch of B gives 4 columns;
+//   BMODE 2: implicit convolution (no im2col buffer): row m of A is output pixel m of a KS x KS, stride CS conv over
+//            a channels-last map [convH, convW, 4·convCin4], gathered tap by tap (zero outside the map); B as in mode
+//            0 with K ordered (ky, kx, c), i.e. the weight [Cout, ky, kx, Cin]. The k-order differs from im2col's.
 #include "common.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z = 1) in;
 layout(constant_id = 2) const int TM = 4;
 layout(constant_id = 3) const int TN = 4;
 layout(constant_id = 4) const int BMODE = 0;
+layout(constant_id = 5) const int KS = 1;   // BMODE 2: kernel size
+layout(constant_id = 6) const int CS = 1;   // BMODE 2: stride
 
 layout(binding = 0) uniform samplerBuffer texA;
 layout(binding = 1) uniform samplerBuffer texB;
@@ -28,8 +33,10 @@ layout(push_constant) uniform P {
     int rOff, rBatch;
     int biasMode;
     int act;
-    int hasResidual;
+    int hasResidual;      // 1: added after the activation, 2: added before it (MBConv's act(x + f(x)))
     float alpha;
+    int winH, winW, ws;   // ws > 0: row m of the result is row window_row(m) of C and R, padding rows dropped
+    int convH, convW, convCin4, convOW, convPad;   // BMODE 2 only
 } p;
 
 void main()
@@ -70,6 +77,49 @@ void main()
                 }
         }
     }
+    else if (BMODE == 2)
+    {
+        int bCol[TN];
+        for (int j = 0; j < TN; j++) bCol[j] = (p.bOff + min(n0 + j, p.N - 1) * p.bN) >> 2;
+        int oy[TM], ox[TM];
+        for (int i = 0; i < TM; i++)
+        {
+            int m = min(m0 + i, p.M - 1);
+            oy[i] = m / p.convOW;
+            ox[i] = m - oy[i] * p.convOW;
+        }
+        for (int tap = 0; tap < KS * KS; tap++)
+        {
+            const int ky = tap / KS, kx = tap - (tap / KS) * KS;
+            // Per row: the texel of channel 0 at this tap, and 0/1 for taps in the zero padding (read clamped).
+            int src[TM];
+            float inside[TM];
+            for (int i = 0; i < TM; i++)
+            {
+                int iy = oy[i] * CS - p.convPad + ky, ix = ox[i] * CS - p.convPad + kx;
+                inside[i] = (iy >= 0 && iy < p.convH && ix >= 0 && ix < p.convW) ? 1.0 : 0.0;
+                src[i] = (clamp(iy, 0, p.convH - 1) * p.convW + clamp(ix, 0, p.convW - 1)) * p.convCin4;
+            }
+            const int kTap = tap * p.convCin4;
+            for (int c4 = 0; c4 < p.convCin4; c4++)
+            {
+                vec4 av[TM];
+                vec4 bv[TN];
+                for (int i = 0; i < TM; i++) av[i] = texelFetch(texA, src[i] + c4) * inside[i];
+                for (int j = 0; j < TN; j++) bv[j] = texelFetch(texB, bCol[j] + kTap + c4);
+                for (int i = 0; i < TM; i++)
+                    for (int j = 0; j < TN; j++)
+                    {
+                        float s = acc[i][j];
+                        s = fma(av[i].x, bv[j].x, s);
+                        s = fma(av[i].y, bv[j].y, s);
+                        s = fma(av[i].z, bv[j].z, s);
+                        s = fma(av[i].w, bv[j].w, s);
+                        acc[i][j] = s;
+                    }
+            }
+        }
+    }
     else
     {
         // Rounded up so the array below has a valid size even when this branch is specialised away (TN < 4).
@@ -105,6 +155,8 @@ void main()
     {
         int m = m0 + i;
         if (m >= p.M) break;
+        int row = p.ws > 0 ? window_row(m, p.winH, p.winW, p.ws) : m;
+        if (row < 0) continue;
         for (int j = 0; j < TN; j++)
         {
             int n = n0 + j;
@@ -112,9 +164,9 @@ void main()
             float v = p.alpha * acc[i][j];
             if (p.biasMode == 1) v += LD(bias[n]);
             else if (p.biasMode == 2) v += LD(bias[m]);
-            v = activate(v, p.act);
-            if (p.hasResidual != 0) v += LD(r[p.rOff + batch * p.rBatch + m * p.cM + n * p.cN]);
-            c[p.cOff + batch * p.cBatch + m * p.cM + n * p.cN] = ST(v);
+            float res = p.hasResidual != 0 ? LD(r[p.rOff + batch * p.rBatch + row * p.cM + n * p.cN]) : 0.0;
+            v = p.hasResidual == 2 ? activate(v + res, p.act) : activate(v, p.act) + res;
+            c[p.cOff + batch * p.cBatch + row * p.cM + n * p.cN] = ST(v);
         }
     }
 }

@@ -1,5 +1,5 @@
 #version 450
-// LayerNorm over the last dim of a [rows, C] token matrix: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+// LayerNorm over the last dim of a [rows, C] token matrix, optionally gathering the rows out of TinyViT windows: y = (x - mean) / sqrt(var + eps) * gamma + beta.
 // One invocation per row, two passes (mean, then the sum of squared deviations) so a large common offset
 // (e.g. 1000 + noise) does not cancel the variance away as E[x²] - E[x]² would. Both passes work on x - K with
 // K = the row's first value: x - K is exact for nearby values, and the mean is kept as K + m with m small, because
@@ -29,6 +29,7 @@ layout(push_constant) uniform P {
     uint rows;
     uint C;
     float eps;
+    int H, W, ws;   // ws > 0: output row r is a window-partitioned row, read from token window_row(r) of an [H, W] map
 } p;
 
 void main()
@@ -37,11 +38,23 @@ void main()
     uint row = group * gl_WorkGroupSize.x + gl_LocalInvocationID.x;
     if (row >= p.rows) return;
     float invC = 1.0 / float(p.C);
+    uint src = row;
+    if (p.ws > 0)
+    {
+        // A padding row is all zeros, and LayerNorm of zeros is exactly beta.
+        int t = window_row(int(row), p.H, p.W, p.ws);
+        if (t < 0)
+        {
+            for (uint j = 0u; j < p.C; j++) y[row * p.C + j] = beta[j];
+            return;
+        }
+        src = uint(t);
+    }
 
     if ((p.C & 3u) == 0u)
     {
         uint c4 = p.C >> 2;
-        uint base = row * c4;
+        uint base = src * c4, out4 = row * c4;
         float K = LD(x4[base].x);
         vec4 s = vec4(0.0);
         for (uint j = 0u; j < c4; j++) s += vec4(x4[base + j]) - K;
@@ -50,11 +63,11 @@ void main()
         for (uint j = 0u; j < c4; j++) { vec4 d = (vec4(x4[base + j]) - K) - m; q = fma(d, d, q); }
         float rstd = inversesqrt((q.x + q.y + q.z + q.w) * invC + p.eps);
         for (uint j = 0u; j < c4; j++)
-            y4[base + j] = STORE_V4(((vec4(x4[base + j]) - K) - m) * rstd * vec4(gamma4[j]) + vec4(beta4[j]));
+            y4[out4 + j] = STORE_V4(((vec4(x4[base + j]) - K) - m) * rstd * vec4(gamma4[j]) + vec4(beta4[j]));
         return;
     }
 
-    uint base = row * p.C;
+    uint base = src * p.C, outBase = row * p.C;
     float K = LD(x[base]);
     float s = 0.0;
     for (uint j = 0u; j < p.C; j++) s += LD(x[base + j]) - K;
@@ -63,5 +76,5 @@ void main()
     for (uint j = 0u; j < p.C; j++) { float d = (LD(x[base + j]) - K) - m; q = fma(d, d, q); }
     float rstd = inversesqrt(q * invC + p.eps);
     for (uint j = 0u; j < p.C; j++)
-        y[base + j] = ST(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]));
+        y[outBase + j] = ST(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]));
 }

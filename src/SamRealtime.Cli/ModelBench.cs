@@ -9,45 +9,31 @@ using SamRealtime.Vulkan;
 namespace SamRealtime.Cli;
 
 /// <summary>
-/// Encoder and decoder times for our engine and for ONNX Runtime on the same files and the same input, in one run.
-/// Medians after a warm-up (the first dispatch of every pipeline includes llvmpipe's JIT).
+/// Encoder and decoder times for our engine and for ONNX Runtime on the same files and the same input, in one run,
+/// alternating the two run by run. Medians after a warm-up (the first dispatch of every pipeline includes llvmpipe's
+/// JIT), with the load average, dispatch counts and pipeline counts.
 /// </summary>
 internal static class ModelBench
 {
     public static JsonObject Run(string modelDir, string imagePath, int runs, GpuOptions options, int ortThreads)
     {
+        var loadBefore = LoadAverage();
         var img = SegmentCommand.LoadImage(imagePath);
         var prompt = Prompt.Point(img.Width * 500f / 1800, img.Height * 375f / 1200);
         using var sam = SegmentCommand.LoadModel(modelDir, options.Device, options.Fp16Storage);
 
+        // Warm-up (llvmpipe JITs each pipeline on its first dispatch), then one profiled pass for the kernel table
+        // and the input/embedding ONNX Runtime is fed with.
         sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
         sam.Predict(prompt);
-        var enc = new List<double>();
-        var dec = new List<double>();
-        for (int i = 0; i < runs; i++)
-        {
-            sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
-            enc.Add(sam.LastEncoderTime.TotalMilliseconds);
-            sam.Predict(prompt);
-            dec.Add(sam.LastDecoderTime.TotalMilliseconds);
-        }
         sam.Profile = true;
         sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
         sam.Predict(prompt);
+        sam.Profile = false;
+        var encoderKernels = sam.LastEncoderKernels;
+        var decoderKernels = sam.LastDecoderKernels;
         var input = sam.PreprocessedInput.Read();
         var embedding = sam.Embedding.Read();
-
-        var ours = new JsonObject
-        {
-            ["device"] = sam.Context.Info.Name,
-            ["storage"] = sam.Context.Fp16Storage ? "fp16" : "fp32",
-            ["encoder_ms"] = Median(enc),
-            ["decoder_ms"] = Median(dec),
-            ["encoder_gpu_ms"] = Math.Round(sam.LastEncoderKernels.Sum(t => t.Milliseconds), 2),
-            ["decoder_gpu_ms"] = Math.Round(sam.LastDecoderKernels.Sum(t => t.Milliseconds), 2),
-            ["encoder_kernels"] = ByKernel(sam.LastEncoderKernels),
-            ["decoder_kernels"] = ByKernel(sam.LastDecoderKernels),
-        };
 
         var so = new SessionOptions { IntraOpNumThreads = ortThreads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var encS = new InferenceSession(Path.Combine(modelDir, "encoder.onnx"), so);
@@ -68,10 +54,19 @@ internal static class ModelBench
         };
         using (encS.Run(encIn)) { }
         using (decS.Run(decIn)) { }
+
+        // ABAB: each run times ours then ONNX Runtime back to back, so a load change on a shared machine hits both
+        // sides of a ratio alike; medians over the runs.
+        var enc = new List<double>();
+        var dec = new List<double>();
         var ortEnc = new List<double>();
         var ortDec = new List<double>();
         for (int i = 0; i < runs; i++)
         {
+            sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+            enc.Add(sam.LastEncoderTime.TotalMilliseconds);
+            sam.Predict(prompt);
+            dec.Add(sam.LastDecoderTime.TotalMilliseconds);
             var sw = Stopwatch.StartNew();
             using (encS.Run(encIn)) { }
             ortEnc.Add(sw.Elapsed.TotalMilliseconds);
@@ -79,22 +74,59 @@ internal static class ModelBench
             using (decS.Run(decIn)) { }
             ortDec.Add(sw.Elapsed.TotalMilliseconds);
         }
+
+        var ours = new JsonObject
+        {
+            ["device"] = sam.Context.Info.Name,
+            ["storage"] = sam.Context.Fp16Storage ? "fp16" : "fp32",
+            ["encoder_ms"] = Median(enc),
+            ["decoder_ms"] = Median(dec),
+            ["encoder_runs_ms"] = Runs(enc),
+            ["decoder_runs_ms"] = Runs(dec),
+            ["encoder_gpu_ms"] = Math.Round(encoderKernels.Sum(t => t.Milliseconds), 2),
+            ["decoder_gpu_ms"] = Math.Round(decoderKernels.Sum(t => t.Milliseconds), 2),
+            ["encoder_dispatches"] = sam.LastEncoderDispatches,
+            ["decoder_dispatches"] = sam.LastDecoderDispatches,
+            ["pipelines"] = sam.Context.PipelineCount,
+            ["pipelines_at_load"] = sam.LoadTimes.PipelineCount,
+            ["encoder_kernels"] = ByKernel(encoderKernels),
+            ["decoder_kernels"] = ByKernel(decoderKernels),
+        };
         var ort = new JsonObject
         {
             ["threads"] = ortThreads,
             ["encoder_ms"] = Median(ortEnc),
             ["decoder_ms"] = Median(ortDec),
+            ["encoder_runs_ms"] = Runs(ortEnc),
+            ["decoder_runs_ms"] = Runs(ortDec),
         };
         return new JsonObject
         {
             ["image"] = Path.GetFileName(imagePath),
             ["runs"] = runs,
+            ["order"] = "ABAB",
+            ["load_average_before"] = loadBefore,
+            ["load_average_after"] = LoadAverage(),
             ["samrealtime"] = ours,
             ["onnxruntime_cpu"] = ort,
             ["encoder_speedup_vs_ort"] = Math.Round(Median(ortEnc) / Median(enc), 3),
             ["decoder_speedup_vs_ort"] = Math.Round(Median(ortDec) / Median(dec), 3),
         };
     }
+
+    /// <summary>The 1-minute load average (Linux /proc/loadavg), or null elsewhere: timings on a shared machine
+    /// mean little without it.</summary>
+    private static double? LoadAverage()
+    {
+        try
+        {
+            var first = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            return double.Parse(first, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+
+    private static JsonArray Runs(List<double> v) => new(v.Select(x => (JsonNode)Math.Round(x, 1)).ToArray());
 
     private static double Median(List<double> v)
     {

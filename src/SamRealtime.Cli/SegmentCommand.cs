@@ -43,7 +43,10 @@ internal static class SegmentCommand
             var jsonPath = r.GetValue(json) is { } jp ? Outputs.Json(jp, "--json") : null;
             var modelDir = models.Directory(r);
 
+            var sinceStart = () => (DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds;
+            double tLoad = sinceStart();
             using var sam = LoadModel(modelDir, r.GetValue(models.Device), r.GetValue(models.Fp16));
+            double tLoaded = sinceStart();
             var results = new JsonArray();
             for (int n = 0; n < jobs.Count; n++)
             {
@@ -52,6 +55,7 @@ internal static class SegmentCommand
                 var img = LoadImage(path);
                 sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
                 var pred = sam.Predict(prompt, multi);
+                double tPredicted = sinceStart();
                 ImageIO.SaveMask(mask, pred.BestMask, img.Width, img.Height);
                 for (int i = 0; i < candidates.Length; i++) ImageIO.SaveMask(candidates[i], pred.Masks[i], img.Width, img.Height);
                 if (overlayFile is not null)
@@ -68,6 +72,8 @@ internal static class SegmentCommand
                     ["areas"] = new JsonArray(pred.Masks.Select(m => (JsonNode)m.Count(v => v != 0)).ToArray()),
                     ["encoder_ms"] = Math.Round(sam.LastEncoderTime.TotalMilliseconds, 2),
                     ["decoder_ms"] = Math.Round(sam.LastDecoderTime.TotalMilliseconds, 2),
+                    // Load phases belong to the first image; later images show only their own encoder/decoder/write.
+                    ["phases_ms"] = Phases(tLoad, tLoaded, tPredicted, sinceStart(), sam, n == 0),
                 });
                 Console.WriteLine($"mask {mask}: score {pred.BestScore:F3}, area {pred.BestMask.Count(v => v != 0)} px, " +
                                   $"encoder {sam.LastEncoderTime.TotalMilliseconds:F0} ms, decoder {sam.LastDecoderTime.TotalMilliseconds:F0} ms on {sam.Context.Info.Name}");
@@ -80,6 +86,27 @@ internal static class SegmentCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>A one-shot run's time from process start, by phase (ms): runtime start and image read, Vulkan context,
+    /// ONNX parsing, weight upload, pipeline creation, encoder (incl. preprocessing and, on llvmpipe, the JIT),
+    /// decoder with postprocessing, and writing the outputs (mask and overlay files).</summary>
+    private static JsonObject Phases(double tLoad, double tLoaded, double tPredicted, double tWritten, SamModel sam, bool first)
+    {
+        var l = sam.LoadTimes;
+        double parse = l.Parse.TotalMilliseconds, upload = l.Upload.TotalMilliseconds, pipelines = l.Pipelines.TotalMilliseconds;
+        double encoder = sam.LastEncoderTime.TotalMilliseconds, decoder = sam.LastDecoderTime.TotalMilliseconds;
+        var phases = first
+            ? new (string, double)[]
+            {
+                ("start", tLoad), ("context", tLoaded - tLoad - parse - upload - pipelines), ("parse", parse), ("upload", upload),
+                ("pipelines", pipelines), ("encoder", encoder), ("decoder", decoder), ("write", tWritten - tPredicted), ("total", tWritten),
+            }
+            : [("encoder", encoder), ("decoder", decoder), ("write", tWritten - tPredicted)];
+        var o = new JsonObject();
+        foreach (var (name, ms) in phases) o[name] = Math.Round(ms, 1);
+        o["pipelines_created"] = l.PipelineCount;
+        return o;
     }
 
     /// <summary>The image files named by the --image values: files as given, folders expanded to the images in them

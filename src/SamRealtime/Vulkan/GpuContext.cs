@@ -248,6 +248,12 @@ public sealed unsafe class GpuContext : IDisposable
         }
     }
 
+    /// <summary>Distinct compute pipelines (shader + specialization) created on this context so far.</summary>
+    public int PipelineCount
+    {
+        get { lock (_kernels) return _kernels.Count; }
+    }
+
     private readonly Dictionary<DataType, GpuTensor> _unused = new();
 
     /// <summary>A tiny tensor to bind where a kernel's optional input (bias, residual) is absent: shaders never read
@@ -597,7 +603,10 @@ public sealed unsafe class GpuContext : IDisposable
     {
         if (_pipelineCachePath is null || PipelineCache.Handle == 0) return;
         nuint size = 0;
-        if (Vk.GetPipelineCacheData(Device, PipelineCache, &size, null) != Result.Success || size == 0) return;
+        // Only the header (16 + 16 bytes in Vulkan's version-one layout) means the driver keeps nothing in this cache:
+        // lavapipe compiles on a pipeline's first dispatch and caches in Mesa's own disk cache. No file then, so
+        // none suggests a warm start that will not happen; drivers that do fill it (NVIDIA) get it written.
+        if (Vk.GetPipelineCacheData(Device, PipelineCache, &size, null) != Result.Success || size <= 32) return;
         var bytes = new byte[size];
         fixed (byte* b = bytes)
             if (Vk.GetPipelineCacheData(Device, PipelineCache, &size, b) != Result.Success) return;

@@ -44,6 +44,14 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         return y;
     }
 
+    /// <summary>[C, pixels] (NCHW, batch 1) → [pixels, C]: the channels-last kernels' layout.</summary>
+    private static T[] ToNhwc<T>(T[] a, int c, int pixels)
+    {
+        var o = new T[a.Length];
+        for (int ch = 0; ch < c; ch++) for (int p = 0; p < pixels; p++) o[p * c + ch] = a[ch * pixels + p];
+        return o;
+    }
+
     private static double Act(double s, Activation act) =>
         act switch { Activation.Gelu => Tests.Reference.Gelu(s), Activation.Relu => Math.Max(s, 0), _ => s };
 
@@ -111,6 +119,132 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
             else Assert.Equal("direct", conv.LastPath);
             Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"conv2d ({conv.LastPath}) {cin}->{cout} {h}x{w} k{kh}x{kw} s{stride} p{pad} g{groups}");
         }
+    }
+
+    public static TheoryData<int, int, int, int, int, bool, int, bool, bool> DepthwiseCases() => new()
+    {
+        // c, h, w, k, stride, bias, act, residual, fp16
+        { 128, 64, 64, 3, 1, true, 0, false, false },   // TinyViT local conv (stage 1 map)
+        { 160, 32, 32, 3, 2, true, 1, false, false },   // patch merging depthwise stride 2 + GELU
+        { 320, 64, 64, 3, 1, true, 0, true, false },    // stage 3 width, residual
+        { 8, 13, 7, 5, 2, false, 2, false, false },     // k5, odd map narrower than a strip, ReLU
+        { 4, 1, 1, 3, 1, true, 1, true, false },        // 1x1 map: only the centre tap
+        { 64, 33, 31, 3, 2, true, 1, false, true },     // fp16, odd
+    };
+
+    [Theory]
+    [MemberData(nameof(DepthwiseCases))]
+    public void DepthwiseChannelsLastMatchesCpuReference(int c, int h, int w, int k, int stride, bool withBias, int act, bool withRes, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        int pad = k / 2;
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        int seed = c * 13 + h * 7 + k;
+        var x = Tests.Reference.Random(c * h * w, seed);
+        var wt = Tests.Reference.Random(c * k * k, seed + 1);
+        var bias = withBias ? Tests.Reference.Random(c, seed + 2) : null;
+        var res = withRes ? Tests.Reference.Random(c * oh * ow, seed + 3) : null;
+        if (fp16)
+        {
+            x = Tests.Reference.ToHalf(x); wt = Tests.Reference.ToHalf(wt);
+            if (bias is not null) bias = Tests.Reference.ToHalf(bias);
+            if (res is not null) res = Tests.Reference.ToHalf(res);
+        }
+        // The reference works on NCHW; the kernel reads and writes [H, W, C].
+        var wantNhwc = ToNhwc(ConvReference(x, wt, bias, res, 1, c, h, w, c, k, k, stride, pad, c, (Activation)act), c, oh * ow);
+
+        using var tx = Ctx.Upload(ToNhwc(x, c, h * w), [h * w, c], type, "x");
+        using var tw = Ctx.Upload(DepthwiseConv.TapsMajor(wt, c, k), [k * k, c], type, "w");
+        using var tb = bias is null ? null : Ctx.Upload(bias, [c], type, "bias");
+        using var tr = res is null ? null : Ctx.Upload(ToNhwc(res, c, oh * ow), [oh * ow, c], type, "res");
+        using var ty = Ctx.CreateTensor([oh * ow, c], type, "y");
+        using (var cs = Ctx.BeginCommands())
+        {
+            new DepthwiseConv(Ctx).Record(cs, tx, tw, tb, ty, h, w, c, k, stride, pad, (Activation)act, tr);
+            cs.Submit();
+        }
+        double atol = fp16 ? 2e-2 + 1e-3 * k : 1e-5 * k;
+        double rtol = fp16 ? 2e-3 : 1e-5;
+        Tests.Reference.AssertClose(wantNhwc, ty.Read(), atol, rtol, $"dwconv_nhwc c{c} {h}x{w} k{k} s{stride}");
+    }
+
+    public static TheoryData<int, int, int, int, int, int, bool, int, bool> ImplicitGemmCases() => new()
+    {
+        // cin, h, w, cout, k, stride, bias, act, fp16
+        { 32, 40, 36, 64, 3, 2, true, 0, false },    // TinyViT stem conv 2 (512x512 in the model), cropped
+        { 256, 16, 16, 256, 3, 1, false, 0, false }, // neck 3x3 (64x64 in the model), cropped
+        { 8, 9, 7, 5, 3, 1, true, 1, false },        // odd map, Cout 5, GELU
+        { 4, 11, 6, 3, 5, 2, true, 2, false },       // k5 stride 2, ReLU
+        { 4, 1, 1, 7, 3, 1, true, 0, false },        // 1x1 map: one tap inside
+        { 16, 17, 13, 24, 3, 2, true, 1, true },     // fp16
+    };
+
+    [Theory]
+    [MemberData(nameof(ImplicitGemmCases))]
+    public void ImplicitGemmConvMatchesCpuReference(int cin, int h, int w, int cout, int k, int stride, bool withBias, int act, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        int pad = k / 2;
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        int seed = cin * 5 + cout * 11 + h;
+        var x = Tests.Reference.Random(cin * h * w, seed);
+        var wt = Tests.Reference.Random(cout * cin * k * k, seed + 1);
+        var bias = withBias ? Tests.Reference.Random(cout, seed + 2) : null;
+        if (fp16)
+        {
+            x = Tests.Reference.ToHalf(x); wt = Tests.Reference.ToHalf(wt);
+            if (bias is not null) bias = Tests.Reference.ToHalf(bias);
+        }
+        var wantNhwc = ToNhwc(ConvReference(x, wt, bias, null, 1, cin, h, w, cout, k, k, stride, pad, 1, (Activation)act), cout, oh * ow);
+
+        using var tx = Ctx.Upload(ToNhwc(x, cin, h * w), [h * w, cin], type, "x");
+        using var tw = Ctx.Upload(Gemm.ConvWeightChannelsLast(wt, cout, cin, k), [cout, k * k * cin], type, "w");
+        using var tb = bias is null ? null : Ctx.Upload(bias, [cout], type, "bias");
+        using var ty = Ctx.CreateTensor([oh * ow, cout], type, "y");
+        var gemm = new Gemm(Ctx);
+        Assert.True(gemm.CanRecordConv(tx, tw, cin));
+        using (var cs = Ctx.BeginCommands())
+        {
+            gemm.RecordConv(cs, tx, tw, tb, ty, h, w, cin, cout, k, stride, pad, (Activation)act);
+            cs.Submit();
+        }
+        int kk = cin * k * k;
+        double atol = fp16 ? 2e-2 + 1e-3 * Math.Sqrt(kk) : 1e-5 * Math.Sqrt(kk);
+        double rtol = fp16 ? 2e-3 : 1e-5;
+        Tests.Reference.AssertClose(wantNhwc, ty.Read(), atol, rtol, $"implicit-gemm conv {cin}->{cout} {h}x{w} k{k} s{stride}");
+    }
+
+    [Fact]
+    public void ChannelsLastOutputMatchesNchw()
+    {
+        // The stem's first conv writes token rows through the GEMM's output strides: the same values, transposed.
+        const int cin = 3, h = 21, w = 19, cout = 8;
+        var x = Tests.Reference.Random(cin * h * w, 3);
+        var wt = Tests.Reference.Random(cout * cin * 9, 4);
+        var bias = Tests.Reference.Random(cout, 5);
+        int oh = (h + 2 - 3) / 2 + 1, ow = (w + 2 - 3) / 2 + 1;
+        var wantNhwc = ToNhwc(ConvReference(x, wt, bias, null, 1, cin, h, w, cout, 3, 3, 2, 1, 1, Activation.Gelu), cout, oh * ow);
+        using var tx = Ctx.Upload(x, [1, cin, h, w], DataType.F32, "x");
+        using var tw = Ctx.Upload(wt, [cout, cin, 3, 3], DataType.F32, "w");
+        using var tb = Ctx.Upload(bias, [cout], DataType.F32, "bias");
+        using var ty = Ctx.CreateTensor([oh * ow, cout], DataType.F32, "y");
+        using (var cs = Ctx.BeginCommands())
+        {
+            new Conv2d(Ctx).Record(cs, tx, tw, tb, ty, 1, cin, h, w, cout, 3, 3, 2, 1, 1, Activation.Gelu, channelsLastOutput: true);
+            cs.Submit();
+        }
+        Tests.Reference.AssertClose(wantNhwc, ty.Read(), 1e-5 * Math.Sqrt(27), 1e-5, "conv2d channels-last output");
+    }
+
+    [Fact]
+    public void DepthwiseRejectsChannelsNotMultipleOfFour()
+    {
+        using var x = Ctx.CreateTensor([9 * 9, 6]);
+        using var w = Ctx.CreateTensor([9, 6]);
+        using var y = Ctx.CreateTensor([9 * 9, 6]);
+        using var cs = Ctx.BeginCommands();
+        var e = Assert.Throws<ShapeException>(() => new DepthwiseConv(Ctx).Record(cs, x, w, null, y, 9, 9, 6, 3, 1, 1));
+        Assert.Contains("multiple of 4", e.Message);
     }
 
     [Fact]

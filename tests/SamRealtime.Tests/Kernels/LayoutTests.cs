@@ -26,6 +26,77 @@ public sealed class LayoutTests(GpuFixture fixture) : GpuTest(fixture)
         return o;
     }
 
+    // TinyViT attention without window copies: LayerNorm gathers rows out of windows (padding rows are LN(0) = beta)
+    // and the projection GEMM scatters them back onto the map with the residual, here with GELU after the residual.
+    // Against a double-precision reference; fp32 tolerance 1e-5·sqrt(C), fp16 storage 2e-2 + 1e-3·sqrt(C).
+    [Theory]
+    [InlineData(13, 11, 12, 5, false)]
+    [InlineData(14, 14, 64, 7, false)]
+    [InlineData(9, 10, 8, 4, true)]
+    public void WindowedLayerNormAndScatterGemm(int h, int w, int c, int ws, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        var grid = new WindowGrid(h, w, ws);
+        var x = Tests.Reference.Random(h * w * c, h * 31 + c, 2f);
+        var gamma = Tests.Reference.Random(c, 7);
+        var beta = Tests.Reference.Random(c, 8);
+        var wt = Tests.Reference.Random(c * c, 9, 0.3f);
+        var bias = Tests.Reference.Random(c, 10);
+        if (fp16) { x = Tests.Reference.ToHalf(x); gamma = Tests.Reference.ToHalf(gamma); beta = Tests.Reference.ToHalf(beta); wt = Tests.Reference.ToHalf(wt); bias = Tests.Reference.ToHalf(bias); }
+        var part = PartitionRef(x, 1, h, w, c, ws);
+        int rows = grid.Rows;
+        Assert.Equal(part.Length, rows * c);
+        var ln = new double[rows * c];
+        for (int r = 0; r < rows; r++)
+        {
+            double mean = 0, v = 0;
+            for (int j = 0; j < c; j++) mean += part[r * c + j];
+            mean /= c;
+            for (int j = 0; j < c; j++) v += (part[r * c + j] - mean) * (part[r * c + j] - mean);
+            double rstd = 1 / Math.Sqrt(v / c + 1e-5);
+            for (int j = 0; j < c; j++) ln[r * c + j] = (part[r * c + j] - mean) * rstd * gamma[j] + beta[j];
+        }
+        using var tx = Ctx.Upload(x, [h * w, c], type, "x");
+        using var tg = Ctx.Upload(gamma, [c], type, "gamma");
+        using var tb = Ctx.Upload(beta, [c], type, "beta");
+        using var tw = Ctx.Upload(wt, [c, c], type, "w");
+        using var tbias = Ctx.Upload(bias, [c], type, "bias");
+        using var tln = Ctx.CreateTensor([rows, c], type, "ln");
+        using var ty = Ctx.CreateTensor([h * w, c], type, "y");
+        using (var cs = Ctx.BeginCommands())
+        {
+            new LayerNorm(Ctx).RecordPartitioned(cs, tx, tln, tg, tb, grid, c, 1e-5f);
+            cs.Submit();
+        }
+        var lnGot = tln.Read();
+        double atol = fp16 ? 2e-2 + 1e-3 * Math.Sqrt(c) : 1e-5 * Math.Sqrt(c), rtol = fp16 ? 2e-3 : 1e-5;
+        Tests.Reference.AssertClose(ln, lnGot, atol, rtol, $"windowed layernorm {h}x{w}x{c} ws{ws}");
+
+        // The GEMM reads the GPU's LayerNorm output so only its own rounding is measured.
+        var want = new double[h * w * c];
+        for (int r = 0; r < rows; r++)
+        {
+            int win = r / (ws * ws), k = r % (ws * ws), nw = (w + ws - 1) / ws;
+            int yy = win / nw * ws + k / ws, xx = win % nw * ws + k % ws;
+            if (yy >= h || xx >= w) continue;
+            int tok = yy * w + xx;
+            for (int n = 0; n < c; n++)
+            {
+                double sum = bias[n];
+                for (int j = 0; j < c; j++) sum += (double)lnGot[r * c + j] * wt[n * c + j];
+                want[tok * c + n] = Tests.Reference.Gelu(sum + x[tok * c + n]);
+            }
+        }
+        using (var cs = Ctx.BeginCommands())
+        {
+            new Gemm(Ctx).Record(cs, rows, c, c, StridedView.RowMajor(tln, rows, c), StridedView.RowMajor(tw, c, c).Transposed(),
+                                 StridedView.RowMajor(ty, h * w, c), 1, tbias, BiasMode.PerColumn, Activation.Gelu,
+                                 StridedView.RowMajor(tx, h * w, c), activateAfterResidual: true, scatterRows: grid);
+            cs.Submit();
+        }
+        Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"window-scatter gemm {h}x{w}x{c} ws{ws}");
+    }
+
     public static TheoryData<int, int, int, int, int, bool> WindowCases() => new()
     {
         // batch, h, w, channels, ws, fp16
