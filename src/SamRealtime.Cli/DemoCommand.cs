@@ -54,7 +54,7 @@ internal static class DemoCommand
         using (src)
         {
             using var motion = new OpticalFlowMotion();
-            var tracker = new VideoTracker(sam, motion: motion);
+            using var tracker = new VideoTracker(sam, motion: motion);
             var box = (498f, 155f, 532f, 235f);
             tracker.AddObject(new Prompt { Box = box });
             var outPath = Path.Combine(dir, "vtest-track.mp4");

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using SamRealtime.Capture;
 using SamRealtime.Model;
 using SamRealtime.Tracking;
+using SamRealtime.Vulkan;
 
 namespace SamRealtime.Cli;
 
@@ -55,7 +56,7 @@ internal static class TrackCommand
             using var stop = new StopSignal();
             using var sam = SegmentCommand.LoadModel(modelDir, r.GetValue(models.Device), r.GetValue(models.Fp16));
             using var estimator = flow ? new OpticalFlowMotion() : null;
-            var tracker = new VideoTracker(sam, motion: estimator);
+            using var tracker = new VideoTracker(sam, motion: estimator);
             foreach (var (id, prompt) in prompts) tracker.AddObject(prompt, id);
             var log = new TrackLog(Path.Combine(dir, "track.json"), source.Name, sam.Context.Info.Name, k);
             int? total = max ?? (source.FrameCount is int n && n > k ? n - k : null);
@@ -67,8 +68,10 @@ internal static class TrackCommand
                     {
                         var img = frame.Image;
                         var sw = Stopwatch.StartNew();
+                        var counters = sam.Context.Counters;
                         var results = tracker.Track(img.Pixels, img.Width, img.Height, img.Stride);
                         double ms = sw.Elapsed.TotalMilliseconds;
+                        var cost = sam.Context.Counters - counters;
                         foreach (var res in results)
                             ImageIO.SaveMask(Path.Combine(dir, res.Id.ToString(), $"{frame.Index:D5}.png"), res.Mask, img.Width, img.Height);
                         if (writer is not null)
@@ -76,7 +79,7 @@ internal static class TrackCommand
                             using var mat = Overlay.Render(img, results.Select(x => x.Mask).ToList());
                             writer.Write(mat);
                         }
-                        log.Add(frame, sam, ms, results);
+                        log.Add(frame, cost, ms, results);
                         progress.Advance(string.Join(", ", results.Select(x => $"#{x.Id} {(x.State == TrackState.Tracked ? $"{x.Score:F2}" : "lost")}")));
                     }
                     return 0;
@@ -150,13 +153,13 @@ internal sealed class TrackLog(string path, string source, string device, int fi
     public int Frames => _frames.Count;
     public double Fps => Frames / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
 
-    public void Add(Frame frame, SamModel sam, double totalMs, IReadOnlyList<ObjectResult> results)
+    public void Add(Frame frame, GpuCounters cost, double totalMs, IReadOnlyList<ObjectResult> results)
     {
         _frames.Add(new JsonObject
         {
             ["frame"] = frame.Index, ["time_s"] = Math.Round(frame.Timestamp.TotalSeconds, 3),
-            ["encoder_ms"] = Math.Round(sam.LastEncoderTime.TotalMilliseconds, 1),
-            ["decoder_ms"] = Math.Round(sam.LastDecoderTime.TotalMilliseconds, 1),
+            // The encoder and decoder share a submission, so the frame is timed as a whole.
+            ["submits"] = cost.Submissions, ["readback_bytes"] = cost.BytesReadBack, ["dispatches"] = cost.Dispatches,
             ["total_ms"] = Math.Round(totalMs, 1),
             ["objects"] = new JsonArray(results.Select(res => (JsonNode)new JsonObject
             {

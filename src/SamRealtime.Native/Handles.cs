@@ -57,3 +57,11 @@ internal abstract class NativeObject
 {
     public abstract string CName { get; }
 }
+
+/// <summary>C's conventions where they differ from the library's.</summary>
+internal static class CConvention
+{
+    /// <summary>The library's boxes have exclusive ends (as Prompt.Box); samrt.h states inclusive pixels, -1 for none.</summary>
+    public static (int X0, int Y0, int X1, int Y1) Box((int X0, int Y0, int X1, int Y1)? box) =>
+        box is { } b ? (b.X0, b.Y0, b.X1 - 1, b.Y1 - 1) : (-1, -1, -1, -1);
+}

@@ -228,7 +228,7 @@ internal static unsafe partial class Exports
                 var o = objects[i];
                 // Inclusive corners, as samrt_object's boxes are; the pass's own box ends are exclusive.
                 // A lost object is not in the mask image, so a box would point at nothing the host can see.
-                var (x0, y0, x1, y1) = o.Box is { } b && o.State == PassObjectState.Tracked ? (b.X0, b.Y0, b.X1 - 1, b.Y1 - 1) : (-1, -1, -1, -1);
+                var (x0, y0, x1, y1) = CConvention.Box(o.State == PassObjectState.Tracked ? o.Box : null);
                 output[i] = new SamrtPassObject
                 {
                     Id = o.Id,

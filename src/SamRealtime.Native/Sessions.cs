@@ -69,5 +69,4 @@ internal sealed class TrackerSession(Session owner) : NativeObject
 
     public Session Owner { get; } = owner;
     public VideoTracker Tracker { get; } = new(owner.Model);
-    public Dictionary<int, Prompt> Pending { get; } = new();
 }

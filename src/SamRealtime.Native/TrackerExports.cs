@@ -34,8 +34,13 @@ internal static unsafe partial class Exports
     public static void TrackerDestroy(nint tracker)
     {
         LastError.Clear();
-        // The VideoTracker holds no GPU resources of its own: dropping the handle is all.
-        try { Handles.Release<TrackerSession>(tracker, TrackerSession.Name); }
+        // The tracker's object state lives on its context's device; a context destroyed first has freed it already.
+        try
+        {
+            if (Handles.Release<TrackerSession>(tracker, TrackerSession.Name) is { } t)
+                lock (t.Owner.Gate)
+                    if (!t.Owner.IsDestroyed) t.Tracker.Dispose();
+        }
         catch (Exception e) { LastError.Fail("samrt_tracker_destroy", e); }
     }
 
@@ -45,7 +50,6 @@ internal static unsafe partial class Exports
         {
             var prompt = MakePrompt(pointsXy, labels, numPoints, boxXyxy);
             int id = t.Tracker.AddObject(prompt);
-            t.Pending[id] = prompt;
             return id;
         });
 
@@ -56,7 +60,6 @@ internal static unsafe partial class Exports
             var prompt = MakePrompt(pointsXy, labels, numPoints, boxXyxy);
             if (!t.Tracker.ObjectIds.Contains(id)) throw SamrtException.Arg($"the tracker has no object {id}.");
             t.Tracker.Correct(id, prompt);
-            t.Pending[id] = prompt;
             return 0;
         });
 
@@ -75,18 +78,13 @@ internal static unsafe partial class Exports
                 throw new SamrtException(ErrorCode.BufferTooSmall, $"capacity {capacity} is less than the tracker's {count} objects.");
             if (objectsOut == null && count > 0) throw SamrtException.Arg("objects_out is NULL.");
             var pixels = Pixels(rgba, width, height, strideBytes);
-            foreach (var (id, prompt) in t.Pending)
-            {
-                try { prompt.Validate(width, height); }
-                catch (ArgumentException e) { throw SamrtException.Arg($"object {id}: {e.Message} Fix it with samrt_tracker_correct."); }
-            }
+            // The tracker checks its pending prompts against this frame before encoding it.
             var results = t.Tracker.Track(pixels, width, height, strideBytes);
-            t.Pending.Clear();
             int n = width * height;
             for (int i = 0; i < results.Count; i++)
             {
                 var r = results[i];
-                var box = r.Box ?? (-1, -1, -1, -1);
+                var box = CConvention.Box(r.Box);
                 objectsOut[i] = new SamrtObject
                 {
                     Id = r.Id,

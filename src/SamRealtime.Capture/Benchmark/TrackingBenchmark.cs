@@ -55,7 +55,7 @@ public static class TrackingBenchmark
                                     IMotionEstimator? motion = null, TrackerOptions? options = null,
                                     Action<SyntheticFrame, ObjectResult>? onFrame = null)
     {
-        var tracker = new VideoTracker(model, options, motion);
+        using var tracker = new VideoTracker(model, options, motion);
         var scores = new List<FrameScore>();
         int tolerance = 0;
         foreach (var frame in sequence.Render(sprites, frames))

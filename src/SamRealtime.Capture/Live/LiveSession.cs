@@ -49,7 +49,8 @@ public sealed class LiveSession
     private readonly LiveOptions _options;
     private readonly VideoTracker _tracker;
     private Frame? _shown, _pending;
-    private float[]? _shownEmbedding, _pendingEmbedding;
+    // Both frames' embeddings stay on the GPU; the model decodes on whichever is held.
+    private ImageEmbedding? _shownImage, _pendingImage;
     private Held _held = Held.Shown;
     private TimeSpan _pendingCapture, _pendingEncoder;
     private IReadOnlyList<ObjectResult> _results = [];
@@ -92,15 +93,13 @@ public sealed class LiveSession
     public void BeginFrame(Frame frame, TimeSpan captureTime)
     {
         if (_pending is not null) throw new InvalidOperationException("EndFrame must come before the next BeginFrame.");
-        // Kept on the host so a click during the encoder pass can still be decoded on the frame it was made on.
-        _shownEmbedding = _shown is null ? null : _model.Embedding.Read();
         var sw = Stopwatch.StartNew();
         var img = frame.Image;
-        _model.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
+        // A new embedding: the shown frame's stays, so a click during the encoder pass is decoded on the frame it was made on.
+        _pendingImage = _model.Encode(img.Pixels, img.Width, img.Height, img.Stride);
         _pendingEncoder = sw.Elapsed;
         _pendingCapture = captureTime;
         _pending = frame;
-        _held = Held.Pending;
     }
 
     /// <summary>Propagates every object to the frame given to <see cref="BeginFrame"/> and shows it.</summary>
@@ -115,7 +114,9 @@ public sealed class LiveSession
         var decoder = sw.Elapsed;
         _shown = frame;
         _pending = null;
-        _shownEmbedding = _pendingEmbedding = null;
+        _shownImage?.Dispose();
+        _shownImage = _pendingImage;
+        _pendingImage = null;
         _held = Held.Shown;
         _clicks.Clear();
         RememberBoxes();
@@ -365,17 +366,9 @@ public sealed class LiveSession
 
     private void Hold(Held which)
     {
-        if (_held == which || _pending is null || _shown is null) return;
-        var (from, to) = which == Held.Shown ? (_pending, _shown) : (_shown, _pending);
-        var saved = _model.Embedding.Read();
-        var wanted = which == Held.Shown ? _shownEmbedding : _pendingEmbedding;
-        if (which == Held.Shown) _pendingEmbedding = saved;
-        else _shownEmbedding = saved;
-        // The model's image size is the last encoded frame's: only the same size lets an embedding be swapped back in.
-        if (wanted is not null && from.Image.Width == to.Image.Width && from.Image.Height == to.Image.Height)
-            _model.Embedding.Write(wanted);
-        else
-            _model.SetImage(to.Image.Pixels, to.Image.Width, to.Image.Height, to.Image.Stride);
+        var image = which == Held.Shown ? _shownImage : _pendingImage;
+        if ((_held == which && _model.CurrentImage == image) || image is null) return;
+        _model.SetImage(image);
         _held = which;
     }
 

@@ -1,80 +1,147 @@
 using System.Runtime.InteropServices;
+using SamRealtime.Model;
 using SamRealtime.Vulkan;
 
 namespace SamRealtime.Kernels;
 
 /// <summary>
-/// The GPU-only end of the engine pass: choose each prompt's mask from the decoder's four (the ONNX export's rule,
-/// shaders/mask_select.comp), then fold per-object logits at the frame size into one 8-bit mask or label image
-/// (shaders/mask_label.comp). <see cref="Model.SamModel.Predict(Model.Prompt, bool)"/> makes the same choice on the CPU.
+/// The GPU end of every front end: choose each prompt's mask from the decoder's four (the ONNX export's rule,
+/// shaders/mask_select.comp — the only implementation of it), then render chosen 256x256 logits straight into 8-bit
+/// masks at the frame size with SAM's two resizes and crop composed per pixel (shaders/mask_render.comp).
 /// </summary>
 public sealed class MaskOutput
 {
     private readonly GpuContext _ctx;
-    private static readonly KernelLayout SelectLayout = new(4, Marshal.SizeOf<SelectPush>(), [2, 3]);
-    private static readonly KernelLayout LabelLayout = new(4, Marshal.SizeOf<LabelPush>(), [3]);
+    private static readonly KernelLayout SelectLayout = new(5, Marshal.SizeOf<SelectPush>(), [3, 4]);
+    private static readonly KernelLayout GatherLayout = new(3, sizeof(int), [2]);
+    private static readonly KernelLayout StatsLayout = new(3, 2 * sizeof(int), [2]);
+
+    /// <summary>Floats per object written by <see cref="Stats"/>: box (4), positive cells, feature cells, 2 spare, feature (256).</summary>
+    public const int StatsStride = 8 + 256;
+    private static readonly KernelLayout RenderLayout = new(4, Marshal.SizeOf<RenderPush>(), [3]);
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct SelectPush { public int Plane, Points, FirstObject; }
+    private struct SelectPush { public int Plane, Points, Multimask; }
 
     [StructLayout(LayoutKind.Sequential)]
-    private struct LabelPush { public int Pixels, Objects, Binary; public float MinScore; }
+    private struct StatsPush { public int ValidW, ValidH; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RenderPush
+    {
+        public int OutW, OutH, CropW, CropH;
+        public float ScaleX, ScaleY;
+        public int Objects, Binary;
+        public float MinScore;
+        public int Words, GroupsX;
+    }
 
     public MaskOutput(GpuContext ctx) => _ctx = ctx;
 
     private int GroupSize => (int)Math.Min(64u, _ctx.Info.MaxComputeWorkGroupInvocations);
 
+    /// <summary>Rows each prompt writes into the chosen logits: 1, or 3 with multimask.</summary>
+    public static int RowsPerPrompt(bool multimask) => multimask ? 3 : 1;
+
     /// <param name="logits">Decoder mask logits [batch, 4, plane].</param>
     /// <param name="iou">Decoder IoU predictions [batch, 4].</param>
-    /// <param name="chosen">fp32 [objects, plane]; rows firstObject..firstObject+batch-1 are written.</param>
-    /// <param name="scores">fp32 [objects]; the chosen mask's predicted IoU.</param>
+    /// <param name="rows">int32 [batch]: the first row of each prompt's outputs (<see cref="RowsPerPrompt"/> rows each).</param>
+    /// <param name="rowCount">Largest row + 1 that <paramref name="rows"/> names (checked against the outputs).</param>
+    /// <param name="chosen">fp32 [rows, plane]: the chosen logits.</param>
+    /// <param name="scores">fp32 [rows]: the chosen masks' predicted IoU.</param>
     /// <param name="points">Sparse tokens per prompt, the padding point included.</param>
-    public void Select(CommandStream cs, GpuTensor logits, GpuTensor iou, GpuTensor chosen, GpuTensor scores,
-                       int batch, int plane, int points, int firstObject)
+    public void Select(CommandStream cs, GpuTensor logits, GpuTensor iou, GpuBuffer rows, int rowCount, GpuTensor chosen, GpuTensor scores,
+                       int batch, int plane, int points, bool multimask = false)
     {
         const string name = "mask_select";
-        if (batch <= 0 || plane <= 0 || points <= 0 || firstObject < 0)
-            throw new ShapeException($"{name}: batch {batch}, plane {plane}, points {points}, first object {firstObject} out of range.");
+        if (batch <= 0 || plane <= 0 || points <= 0 || rowCount <= 0)
+            throw new ShapeException($"{name}: batch {batch}, plane {plane}, points {points}, rows {rowCount} out of range.");
         Conv2d.CheckLength(name, "logits", logits, (long)batch * 4 * plane, $"[{batch}x4x{plane}]");
         Conv2d.CheckLength(name, "iou", iou, (long)batch * 4, $"[{batch}x4]");
         if (logits.Type != iou.Type) throw new ShapeException($"{name}: logits are {logits.Type} but iou is {iou.Type}.");
         if (chosen.Type != DataType.F32 || scores.Type != DataType.F32)
             throw new ShapeException($"{name}: the chosen logits and scores are fp32 tensors.");
-        if (chosen.Length < (long)(firstObject + batch) * plane || scores.Length < firstObject + batch)
-            throw new ShapeException($"{name}: objects {firstObject}..{firstObject + batch - 1} do not fit chosen {chosen.ShapeText} / scores {scores.ShapeText}.");
+        if (rows.Size < (ulong)batch * 4) throw new ShapeException($"{name}: row indices '{rows.Name}' hold fewer than {batch} entries.");
+        if (chosen.Length < (long)rowCount * plane || scores.Length < rowCount)
+            throw new ShapeException($"{name}: {rowCount} rows do not fit chosen {chosen.ShapeText} / scores {scores.ShapeText}.");
         int wg = GroupSize;
         var kernel = _ctx.Kernel(logits.Type == DataType.F16 ? "mask_select_f16" : "mask_select", SelectLayout, wg);
-        cs.Dispatch(kernel, ((uint)((plane + wg - 1) / wg), (uint)batch, 1u),
-                    new SelectPush { Plane = plane, Points = points, FirstObject = firstObject },
-                    logits.Buffer, iou.Buffer, chosen.Buffer, scores.Buffer);
+        cs.Dispatch(kernel, ((uint)((plane + wg - 1) / wg), (uint)batch, (uint)RowsPerPrompt(multimask)),
+                    new SelectPush { Plane = plane, Points = points, Multimask = multimask ? 1 : 0 },
+                    logits.Buffer, iou.Buffer, rows, chosen.Buffer, scores.Buffer);
     }
 
-    /// <summary>Bytes of the packed 8-bit output for <paramref name="pixels"/> pixels (whole uints).</summary>
+    /// <summary>Copies rows <paramref name="rows"/>[b] of <paramref name="chosen"/> into <paramref name="dense"/>
+    /// [batch, plane] in its storage type: the decoder's dense prompts from last frame's chosen logits.</summary>
+    public void Gather(CommandStream cs, GpuTensor chosen, GpuBuffer rows, GpuTensor dense, int batch, int plane)
+    {
+        const string name = "mask_gather";
+        if (batch <= 0 || plane <= 0) throw new ShapeException($"{name}: batch {batch}, plane {plane} out of range.");
+        if (chosen.Type != DataType.F32) throw new ShapeException($"{name}: the chosen logits are an fp32 tensor.");
+        Conv2d.CheckLength(name, "dense", dense, (long)batch * plane, $"[{batch}x{plane}]");
+        if (rows.Size < (ulong)batch * 4) throw new ShapeException($"{name}: row indices '{rows.Name}' hold fewer than {batch} entries.");
+        int wg = GroupSize, p = plane;
+        var kernel = _ctx.Kernel(dense.Type == DataType.F16 ? "mask_gather_f16" : "mask_gather", GatherLayout, wg);
+        cs.Dispatch(kernel, ((uint)((plane + wg - 1) / wg), (uint)batch, 1u), p, chosen.Buffer, rows, dense.Buffer);
+    }
+
+    /// <summary>Bytes of one packed 8-bit mask of <paramref name="pixels"/> pixels (whole uints).</summary>
     public static ulong PackedBytes(long pixels) => (ulong)((pixels + 3) / 4 * 4);
 
-    /// <param name="logits">fp32 [objects, pixels] at the frame size.</param>
-    /// <param name="labels">fp32 [objects]: the value written for each object (1..255), 0 to leave it out.</param>
-    /// <param name="scores">fp32 [objects]: objects below <paramref name="minScore"/> are left out.</param>
-    /// <param name="packed">At least <see cref="PackedBytes"/> bytes: one byte per pixel, row-major.</param>
-    /// <param name="binary">Write 255 for every object instead of its label.</param>
-    public void Label(CommandStream cs, GpuTensor logits, GpuTensor labels, GpuTensor scores, GpuBuffer packed,
-                      int objects, long pixels, bool binary, float minScore)
+    /// <summary>Renders <paramref name="outputs"/> masks of <paramref name="width"/>×<paramref name="height"/>, each
+    /// from <paramref name="objects"/> consecutive planes of <paramref name="chosen"/> (one: threshold at 0; more: the
+    /// largest positive logit wins, no overlaps).</summary>
+    /// <param name="chosen">fp32 [outputs × objects, 256, 256] logits in SAM's padded 1024 frame.</param>
+    /// <param name="labels">fp32 [planes]: the value written for each plane (1..255); not read when binary.</param>
+    /// <param name="scores">fp32 [planes]: planes below <paramref name="minScore"/> are left out.</param>
+    /// <param name="packed">outputs × <see cref="PackedBytes"/>: one byte per pixel, row-major, each output whole uints.</param>
+    public void Render(CommandStream cs, GpuTensor chosen, GpuTensor labels, GpuTensor scores, GpuBuffer packed,
+                       int outputs, int objects, int width, int height, bool binary, float minScore)
     {
-        const string name = "mask_label";
-        if (objects <= 0 || pixels <= 0 || pixels > int.MaxValue)
-            throw new ShapeException($"{name}: {objects} objects of {pixels} pixels out of range.");
-        Conv2d.CheckLength(name, "logits", logits, objects * pixels, $"[{objects}x{pixels}]");
-        if (labels.Length < objects || scores.Length < objects)
-            throw new ShapeException($"{name}: labels {labels.ShapeText} / scores {scores.ShapeText} hold fewer than {objects} objects.");
-        if (logits.Type != DataType.F32 || labels.Type != DataType.F32 || scores.Type != DataType.F32)
+        const string name = "mask_render";
+        long pixels = (long)width * height;
+        if (outputs <= 0 || objects <= 0 || width <= 0 || height <= 0 || pixels > int.MaxValue - 3)
+            throw new ShapeException($"{name}: {outputs} outputs of {objects} planes at {width}x{height} out of range.");
+        int planes = outputs * objects;
+        Conv2d.CheckLength(name, "chosen", chosen, (long)planes * 65536, $"[{planes}x256x256]");
+        if ((!binary && labels.Length < planes) || scores.Length < planes)
+            throw new ShapeException($"{name}: labels {labels.ShapeText} / scores {scores.ShapeText} hold fewer than {planes} planes.");
+        if (chosen.Type != DataType.F32 || labels.Type != DataType.F32 || scores.Type != DataType.F32)
             throw new ShapeException($"{name}: logits, labels and scores are fp32 tensors.");
-        if (packed.Size < PackedBytes(pixels))
-            throw new ShapeException($"{name}: output '{packed.Name}' has {packed.Size} bytes; {PackedBytes(pixels)} are needed.");
+        ulong bytes = PackedBytes(pixels);
+        if (packed.Size < (ulong)outputs * bytes)
+            throw new ShapeException($"{name}: output '{packed.Name}' has {packed.Size} bytes; {(ulong)outputs * bytes} are needed.");
+        var (rh, rw) = Prompt.ResizedSize(height, width);
         int wg = GroupSize;
-        long words = (pixels + 3) / 4;
-        var kernel = _ctx.Kernel("mask_label", LabelLayout, wg);
-        cs.Dispatch(kernel, ((uint)((words + wg - 1) / wg), 1u, 1u),
-                    new LabelPush { Pixels = (int)pixels, Objects = objects, Binary = binary ? 1 : 0, MinScore = minScore },
-                    logits.Buffer, labels.Buffer, scores.Buffer, packed);
+        int words = (int)(bytes / 4), groups = (words + wg - 1) / wg;
+        int maxX = (int)_ctx.Info.MaxComputeWorkGroupCount[0];
+        int gx = Math.Min(groups, maxX), gy = (groups + gx - 1) / gx;
+        var kernel = _ctx.Kernel("mask_render", RenderLayout, wg);
+        cs.Dispatch(kernel, ((uint)gx, (uint)gy, (uint)outputs),
+                    new RenderPush
+                    {
+                        OutW = width, OutH = height, CropW = rw, CropH = rh,
+                        // PyTorch computes the scale in float as input/output size when no scale factor is given.
+                        ScaleX = (float)rw / width, ScaleY = (float)rh / height,
+                        Objects = objects, Binary = binary ? 1 : 0, MinScore = minScore, Words = words, GroupsX = gx,
+                    },
+                    chosen.Buffer, labels.Buffer, scores.Buffer, packed);
+    }
+
+    /// <summary>Per object (rows 0..objects-1 of <paramref name="chosen"/>): box and count of positive low-res cells
+    /// inside the resized image, and the mean embedding under the mask (shaders/object_stats.comp).</summary>
+    /// <param name="stats">fp32 [objects, <see cref="StatsStride"/>].</param>
+    public void Stats(CommandStream cs, GpuTensor chosen, GpuTensor embedding, GpuTensor stats, int objects, int width, int height)
+    {
+        const string name = "object_stats";
+        if (objects <= 0 || width <= 0 || height <= 0) throw new ShapeException($"{name}: {objects} objects at {width}x{height} out of range.");
+        if (chosen.Type != DataType.F32 || stats.Type != DataType.F32) throw new ShapeException($"{name}: chosen logits and stats are fp32 tensors.");
+        if (chosen.Length < (long)objects * 65536) throw new ShapeException($"{name}: chosen {chosen.ShapeText} holds fewer than {objects} planes.");
+        Conv2d.CheckLength(name, "embedding", embedding, 256L * 64 * 64, "[1x256x64x64]");
+        Conv2d.CheckLength(name, "stats", stats, (long)objects * StatsStride, $"[{objects}x{StatsStride}]");
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        int wg = GroupSize;
+        var kernel = _ctx.Kernel(embedding.Type == DataType.F16 ? "object_stats_f16" : "object_stats", StatsLayout, wg);
+        cs.Dispatch(kernel, ((uint)objects, 1u, 1u), new StatsPush { ValidW = (rw + 3) / 4, ValidH = (rh + 3) / 4 }, chosen.Buffer, embedding.Buffer, stats.Buffer);
     }
 }

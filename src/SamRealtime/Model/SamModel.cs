@@ -33,34 +33,26 @@ public sealed class SamModel : IDisposable
     private readonly KernelSet _k;
     private readonly TinyVitEncoder _encoder;
     private readonly MaskDecoder _decoder;
-    private readonly GpuTensor _input, _embedding;
+    private readonly FramePipeline _pipeline;
     private readonly DataType _type;
-    private GpuBuffer? _pixels;
-    // Postprocess buffers kept between calls: a tracker predicts every frame at the same size and plane count.
-    private readonly Dictionary<string, GpuTensor> _post = new();
-
-    private GpuTensor Post(string name, params int[] shape)
-    {
-        var key = name + ":" + string.Join("x", shape);
-        if (_post.TryGetValue(key, out var t)) return t;
-        return _post[key] = _ctx.CreateTensor(shape, DataType.F32, name);
-    }
-    private int _width, _height;
+    // The current image: the model's own (SetImage with pixels, reused from call to call) or one the caller holds.
+    private ImageEmbedding? _own, _current;
 
     public GpuContext Context => _ctx;
     internal KernelSet Kernels => _k;
     internal TinyVitEncoder Encoder => _encoder;
     internal MaskDecoder Decoder => _decoder;
+    internal FramePipeline Pipeline => _pipeline;
     internal DataType StorageType => _type;
-    public bool HasImage => _width > 0;
-    public int ImageWidth => _width;
-    public int ImageHeight => _height;
+    public bool HasImage => _current is { IsDisposed: false };
+    public int ImageWidth => HasImage ? _current!.Width : 0;
+    public int ImageHeight => HasImage ? _current!.Height : 0;
     public TimeSpan LastEncoderTime { get; private set; }
     public TimeSpan LastDecoderTime { get; private set; }
     public SamLoadTimes LoadTimes { get; }
 
-    /// <summary>Dispatches recorded by the last <see cref="SetImage(GpuBuffer,int,int,int,PixelFormat)"/>
-    /// (preprocess + encoder) and by the last <see cref="Predict(IReadOnlyList{Prompt},bool)"/>'s decoder passes.</summary>
+    /// <summary>Dispatches recorded by the last encode (preprocess + encoder) and by the last
+    /// <see cref="Predict(ImageEmbedding,IReadOnlyList{Prompt},bool)"/> (decoder passes, mask choice, rendering).</summary>
     public int LastEncoderDispatches { get; private set; }
     public int LastDecoderDispatches { get; private set; }
 
@@ -70,11 +62,14 @@ public sealed class SamModel : IDisposable
     public IReadOnlyList<KernelTiming> LastEncoderKernels { get; private set; } = [];
     public IReadOnlyList<KernelTiming> LastDecoderKernels { get; private set; } = [];
 
-    /// <summary>The preprocessed current image [1,3,1024,1024] on the GPU.</summary>
-    public GpuTensor PreprocessedInput => _input;
+    /// <summary>The preprocessed last encoded image [1,3,1024,1024] on the GPU.</summary>
+    public GpuTensor PreprocessedInput => _pipeline.Input;
 
     /// <summary>The current image embedding [1,256,64,64] on the GPU.</summary>
-    public GpuTensor Embedding => _embedding;
+    public GpuTensor Embedding => (HasImage ? _current! : throw new InvalidOperationException("No image: call SetImage first.")).Tensor;
+
+    /// <summary>The current image (null before the first <see cref="SetImage(ReadOnlySpan{byte}, int, int, int, PixelFormat)"/>).</summary>
+    public ImageEmbedding? CurrentImage => HasImage ? _current : null;
 
     public static SamModel Load(string modelDir, GpuOptions? options = null)
     {
@@ -106,8 +101,7 @@ public sealed class SamModel : IDisposable
         try
         {
             _decoder = new MaskDecoder(_k, decW, _type);
-            _input = ctx.CreateTensor([1, 3, 1024, 1024], _type, "sam.input");
-            _embedding = ctx.CreateTensor([1, 256, 64, 64], _type, "sam.embedding");
+            _pipeline = new FramePipeline(_k, _encoder, _decoder, _type);
             var upload = sw.Elapsed - parse;
             CreatePipelines();
             LoadTimes = new SamLoadTimes(parse, upload, sw.Elapsed - parse - upload, ctx.PipelineCount);
@@ -116,168 +110,172 @@ public sealed class SamModel : IDisposable
         {
             _encoder.Dispose();
             _decoder?.Dispose();
-            _input?.Dispose();
+            _pipeline?.Dispose();
             throw;
         }
     }
 
-    /// <summary>Records the encoder and a one-point decoder pass into a command buffer that is never submitted: every
-    /// pipeline they use is created now rather than in the middle of the first frame, and the scratch tensors are
-    /// allocated. Other prompt shapes (more points, a box) may still create a few decoder pipelines later.</summary>
+    /// <summary>Records an encode and a one-point decode with its mask choice and rendering into a command buffer that
+    /// is never submitted: every pipeline they use is created now rather than in the middle of the first frame, and
+    /// the scratch tensors are allocated. Other prompt shapes (more points, a box) may still create a few decoder
+    /// pipelines later.</summary>
     private void CreatePipelines()
     {
-        const int onePointTokens = 5 + 2;   // output tokens + the point + the padding point (Prompt.SparsePoints)
-        using var tokens = _ctx.CreateTensor([1, onePointTokens, 256], _type, "sam.tokens.prepare");
+        using var embedding = _ctx.CreateTensor([1, 256, 64, 64], _type, "sam.embedding.prepare");
         using var pixels = _ctx.CreateBuffer(4, BufferKind.Device, "sam.pixels.prepare");
         using var cs = _ctx.BeginCommands();
-        _k.Preprocess.Record(cs, pixels, PixelFormat.Rgba8, 1, 1, 4, _input);
-        _encoder.Record(cs, _input, _embedding);
-        _decoder.Record(cs, _embedding, tokens, 1, onePointTokens, null);
+        _pipeline.Encode(cs, pixels, 1, 1, 4, PixelFormat.Rgba8, embedding);
+        var chosen = _pipeline.Buffers.RentTensor(cs, [1, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "prepare.chosen");
+        var iou = _pipeline.Buffers.RentTensor(cs, [1], DataType.F32, "prepare.scores");
+        _pipeline.Decode(cs, embedding, [new DecodeInput(Prompt.Point(0, 0).SparsePoints(1, 1), 0)], chosen, iou);
+        _pipeline.Render(cs, chosen, iou, null, 1, 1, 1, 1);
     }
 
-    /// <summary>Uploads an 8-bit frame and encodes it.</summary>
+    /// <summary>A new, empty embedding of this model (owned by the caller).</summary>
+    private ImageEmbedding NewEmbedding(int width, int height) =>
+        new(this, _ctx.CreateTensor([1, 256, 64, 64], _type, "sam.embedding"), width, height);
+
+    /// <summary>Encodes an 8-bit frame into a new <see cref="ImageEmbedding"/> the caller owns (one submission),
+    /// leaving the current image as it is.</summary>
+    public ImageEmbedding Encode(ReadOnlySpan<byte> pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
+    {
+        FramePipeline.CheckPixels(pixels.Length, width, height, strideBytes, format);
+        var e = NewEmbedding(width, height);
+        try { EncodeInto(e, pixels, null, width, height, strideBytes, format); }
+        catch { e.Dispose(); throw; }
+        return e;
+    }
+
+    /// <summary>Encodes a frame already in a GPU buffer into a new <see cref="ImageEmbedding"/> the caller owns.</summary>
+    public ImageEmbedding Encode(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
+    {
+        FramePipeline.CheckPixels((long)pixels.Size, width, height, strideBytes, format);
+        var e = NewEmbedding(width, height);
+        try { EncodeInto(e, [], pixels, width, height, strideBytes, format); }
+        catch { e.Dispose(); throw; }
+        return e;
+    }
+
+    /// <summary>Uploads an 8-bit frame and encodes it as the current image (one submission).</summary>
     public void SetImage(ReadOnlySpan<byte> pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
     {
-        int bpp = format is PixelFormat.Rgb8 or PixelFormat.Bgr8 ? 3 : 4;
-        Limits.CheckImageSize(width, height);
-        if (strideBytes < width * bpp) throw new ArgumentException($"Row stride {strideBytes} is less than {width}x{bpp} bytes.");
-        if (pixels.Length < (long)strideBytes * (height - 1) + width * bpp)
-            throw new ArgumentException($"Pixel buffer of {pixels.Length} bytes is too small for {width}x{height} with stride {strideBytes}.");
-        ulong need = (ulong)strideBytes * (ulong)height;
-        if (_pixels is null || _pixels.Size < need)
-        {
-            _pixels?.Dispose();
-            _pixels = _ctx.CreateBuffer(need, BufferKind.Device, "sam.pixels");
-        }
-        _pixels.Write(pixels[..(int)Math.Min((ulong)pixels.Length, need)]);
-        SetImage(_pixels, width, height, strideBytes, format);
+        FramePipeline.CheckPixels(pixels.Length, width, height, strideBytes, format);
+        EncodeInto(OwnImage(width, height), pixels, null, width, height, strideBytes, format);
     }
 
-    /// <summary>Encodes a frame already in a GPU buffer (e.g. a camera frame uploaded by the host).</summary>
+    /// <summary>Encodes a frame already in a GPU buffer (e.g. a camera frame uploaded by the host) as the current image.</summary>
     public void SetImage(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
     {
-        Limits.CheckImageSize(width, height);
+        FramePipeline.CheckPixels((long)pixels.Size, width, height, strideBytes, format);
+        EncodeInto(OwnImage(width, height), [], pixels, width, height, strideBytes, format);
+    }
+
+    /// <summary>Makes an embedding the caller holds the current image, without encoding anything (the caller keeps
+    /// owning it and must not dispose it while predicting on it).</summary>
+    public void SetImage(ImageEmbedding image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        image.CheckUsable(this);
+        _current = image;
+    }
+
+    /// <summary>Records the encoding of a frame into <paramref name="cs"/> as the model's own image, so a caller can
+    /// decode in the same submission; after the stream completed, <see cref="ImageReady"/> makes it current.</summary>
+    internal ImageEmbedding RecordImage(CommandStream cs, ReadOnlySpan<byte> pixels, int width, int height, int strideBytes, PixelFormat format)
+    {
+        FramePipeline.CheckPixels(pixels.Length, width, height, strideBytes, format);
+        var e = OwnImage(width, height);
+        _pipeline.Encode(cs, pixels, width, height, strideBytes, format, e.Tensor);
+        e.Width = width;
+        e.Height = height;
+        return e;
+    }
+
+    internal void ImageReady(ImageEmbedding image) => _current = image;
+
+    private ImageEmbedding OwnImage(int width, int height)
+    {
+        // Invalid until the encoder has run: a failed encode leaves no current image rather than a stale one.
+        _current = null;
+        _own ??= NewEmbedding(width, height);
+        return _own;
+    }
+
+    private void EncodeInto(ImageEmbedding target, ReadOnlySpan<byte> pixels, GpuBuffer? gpuPixels, int width, int height, int strideBytes, PixelFormat format)
+    {
         var sw = Stopwatch.StartNew();
         using (var cs = _ctx.BeginCommands(Profile))
         {
-            _k.Preprocess.Record(cs, pixels, format, width, height, strideBytes, _input);
-            _encoder.Record(cs, _input, _embedding);
+            if (gpuPixels is null) _pipeline.Encode(cs, pixels, width, height, strideBytes, format, target.Tensor);
+            else _pipeline.Encode(cs, gpuPixels, width, height, strideBytes, format, target.Tensor);
             cs.Submit();
             LastEncoderKernels = cs.Timings.ToArray();
             LastEncoderDispatches = cs.DispatchCount;
         }
-        _width = width;
-        _height = height;
+        target.Width = width;
+        target.Height = height;
+        if (ReferenceEquals(target, _own)) _current = _own;
         LastEncoderTime = sw.Elapsed;
     }
 
     public SamPrediction Predict(Prompt prompt, bool multimask = false) => Predict([prompt], multimask)[0];
 
-    /// <summary>Predicts several prompts on the current image; prompts with the same token count and mask use
-    /// run as one batched decoder pass.</summary>
+    /// <summary>Predicts several prompts on the current image.</summary>
     public IReadOnlyList<SamPrediction> Predict(IReadOnlyList<Prompt> prompts, bool multimask = false)
     {
         if (!HasImage) throw new InvalidOperationException("SetImage must be called before Predict.");
-        Limits.CheckObjectCount(prompts.Count);
-        foreach (var p in prompts) p.Validate(_width, _height);
-        var sw = Stopwatch.StartNew();
-        var results = new SamPrediction[prompts.Count];
-        LastDecoderDispatches = 0;
-        var groups = prompts.Select((p, i) => (p, i, sparse: p.SparsePoints(_height, _width)))
-                            .GroupBy(x => (x.sparse.Length, x.p.MaskLogits is not null));
-        foreach (var g in groups)
-        {
-            var items = g.ToArray();
-            int batch = items.Length, T = 5 + g.Key.Length;
-            var tokenData = _decoder.Tokens(items.Select(x => x.sparse).ToArray());
-            using var tokens = _ctx.Upload(tokenData, [batch, T, 256], _type, "sam.tokens");
-            using var masks = g.Key.Item2 ? _ctx.Upload(items.SelectMany(x => x.p.MaskLogits!).ToArray(), [batch, 1, 256, 256], _type, "sam.maskin") : null;
-            MaskDecoder.Outputs outputs;
-            using (var cs = _ctx.BeginCommands(Profile))
-            {
-                outputs = _decoder.Record(cs, _embedding, tokens, batch, T, masks);
-                cs.Submit();
-                LastDecoderKernels = cs.Timings.ToArray();
-                LastDecoderDispatches += cs.DispatchCount;
-            }
-            var iou = outputs.Iou.Read();
-            var lowRes = outputs.MaskLogits.Read();
-            var chosen = new int[batch][];
-            for (int b = 0; b < batch; b++)
-            {
-                if (multimask) chosen[b] = [1, 2, 3];
-                else
-                {
-                    // The official ONNX export's single-mask rule (see MINISAM.md).
-                    int best = 0;
-                    double bestScore = double.NegativeInfinity;
-                    for (int m = 0; m < 4; m++)
-                    {
-                        double s = iou[b * 4 + m] + (m == 0 ? (T - 5 - 2.5) * 1000 : 0);
-                        if (s > bestScore) { bestScore = s; best = m; }
-                    }
-                    chosen[b] = [best];
-                }
-            }
-            var full = Upsample(lowRes, chosen);
-            for (int b = 0; b < batch; b++)
-            {
-                var c = chosen[b];
-                var scores = c.Select(m => iou[b * 4 + m]).ToArray();
-                var logits = c.Select(m => lowRes.AsSpan((b * 4 + m) * 65536, 65536).ToArray()).ToArray();
-                int best = Array.IndexOf(scores, scores.Max());
-                results[items[b].i] = new SamPrediction(full[b], scores, logits, _width, _height, best);
-            }
-        }
-        LastDecoderTime = sw.Elapsed;
-        return results;
+        return Predict(_current!, prompts, multimask);
     }
 
-    /// <summary>Postprocessing on the GPU: 256 → 1024 bilinear, crop to the resized image, resize to the original
-    /// size, threshold at 0.</summary>
-    private byte[][][] Upsample(float[] lowRes, int[][] chosen)
+    /// <summary>Predicts several prompts on <paramref name="image"/>, in one submission: batched decoder passes
+    /// (prompts with the same token count and mask use run together), the mask choice, rendering at the image size
+    /// and thresholding all on the GPU; only the masks' bytes, scores and chosen low-res logits are read back.</summary>
+    public IReadOnlyList<SamPrediction> Predict(ImageEmbedding image, IReadOnlyList<Prompt> prompts, bool multimask = false)
     {
-        var planes = chosen.SelectMany((c, b) => c.Select(m => (b, m))).ToArray();
-        var data = new float[planes.Length * 65536];
-        for (int i = 0; i < planes.Length; i++)
-            lowRes.AsSpan((planes[i].b * 4 + planes[i].m) * 65536, 65536).CopyTo(data.AsSpan(i * 65536));
-        var (rh, rw) = Prompt.ResizedSize(_height, _width);
-        // Sizes that keep changing (a folder of different images) must not accumulate; all earlier work was waited for.
-        if (_post.Count > 6)
+        ArgumentNullException.ThrowIfNull(image);
+        image.CheckUsable(this);
+        int width = image.Width, height = image.Height;
+        Limits.CheckObjectCount(prompts.Count);
+        foreach (var p in prompts) p.Validate(width, height);
+        if (prompts.Count == 0) return [];
+        var sw = Stopwatch.StartNew();
+        int per = MaskOutput.RowsPerPrompt(multimask), rows = prompts.Count * per;
+        var inputs = prompts.Select((p, i) => new DecodeInput(p.SparsePoints(height, width), i * per, p.MaskLogits)).ToArray();
+        ulong maskBytes = MaskOutput.PackedBytes((long)width * height);
+        float[] scores, logits;
+        byte[] masks;
+        using (var cs = _ctx.BeginCommands(Profile))
         {
-            foreach (var old in _post.Values) old.Dispose();
-            _post.Clear();
-        }
-        var src = Post("post.src", planes.Length, 256, 256);
-        src.Write(data);
-        var mid = Post("post.mid", planes.Length, 1024, 1024);
-        var dst = Post("post.dst", planes.Length, _height, _width);
-        using (var cs = _ctx.BeginCommands())
-        {
-            _k.Resize.Record(cs, src, mid, planes.Length, 256, 256, 256, 256, 1024, 1024);
-            _k.Resize.Record(cs, mid, dst, planes.Length, 1024, 1024, rh, rw, _height, _width);
+            var chosen = _pipeline.Buffers.RentTensor(cs, [rows, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "predict.chosen");
+            var iou = _pipeline.Buffers.RentTensor(cs, [rows], DataType.F32, "predict.scores");
+            _pipeline.Decode(cs, image.Tensor, inputs, chosen, iou, multimask);
+            var packed = _pipeline.Render(cs, chosen, iou, null, rows, 1, width, height);
+            var results = _pipeline.ReadResults(cs, (iou.Buffer, (ulong)rows * 4), (chosen.Buffer, (ulong)rows * FramePipeline.Plane * 4),
+                                                (packed, (ulong)rows * maskBytes));
             cs.Submit();
+            LastDecoderKernels = cs.Timings.ToArray();
+            LastDecoderDispatches = cs.DispatchCount;
+            scores = results.Floats(0);
+            logits = results.Floats(1);
+            masks = results.Part(2).ToArray();
         }
-        var logits = dst.Read();
-        int n = _width * _height;
-        var result = chosen.Select(c => new byte[c.Length][]).ToArray();
-        var count = new int[chosen.Length];
-        for (int i = 0; i < planes.Length; i++)
+        var predictions = new SamPrediction[prompts.Count];
+        int n = width * height;
+        for (int i = 0; i < prompts.Count; i++)
         {
-            var mask = new byte[n];
-            for (int j = 0; j < n; j++) mask[j] = logits[i * n + j] > 0 ? (byte)255 : (byte)0;
-            result[planes[i].b][count[planes[i].b]++] = mask;
+            var s = scores.AsSpan(i * per, per).ToArray();
+            var m = Enumerable.Range(i * per, per).Select(r => masks.AsSpan((int)((ulong)r * maskBytes), n).ToArray()).ToArray();
+            var l = Enumerable.Range(i * per, per).Select(r => logits.AsSpan(r * FramePipeline.Plane, FramePipeline.Plane).ToArray()).ToArray();
+            predictions[i] = new SamPrediction(m, s, l, width, height, Array.IndexOf(s, s.Max()));
         }
-        return result;
+        LastDecoderTime = sw.Elapsed;
+        return predictions;
     }
 
     public void Dispose()
     {
-        foreach (var t in _post.Values) t.Dispose();
-        _post.Clear();
-        _pixels?.Dispose();
-        _input.Dispose();
-        _embedding.Dispose();
+        _own?.Dispose();
+        _pipeline.Dispose();
         _decoder.Dispose();
         _encoder.Dispose();
         if (_ownsContext) _ctx.Dispose();

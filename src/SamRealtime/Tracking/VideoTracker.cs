@@ -1,16 +1,18 @@
 using SamRealtime.Kernels;
 using SamRealtime.Model;
+using SamRealtime.Vulkan;
 
 namespace SamRealtime.Tracking;
 
 public enum TrackState { Tracked, Lost }
 
-/// <summary>One object's result on one frame. <see cref="Mask"/> is all zeros while the object is lost.
+/// <summary>One object's result on one frame. <see cref="Mask"/> is all zeros while the object is lost; <see cref="Box"/>
+/// is its mask's bounding box with exclusive ends, as <see cref="Prompt.Box"/>.
 /// <see cref="Similarity"/> is the appearance similarity to the prompted frame (1 on a prompted frame).</summary>
 public sealed record ObjectResult(int Id, byte[] Mask, float Score, TrackState State, (int X0, int Y0, int X1, int Y1)? Box, float Similarity);
 
 /// <summary>Acceptance thresholds: a propagated mask is kept only if SAM is confident and its size is plausible.</summary>
-public sealed record TrackerOptions
+public record TrackerOptions
 {
     /// <summary>Minimum predicted IoU of the propagated mask.</summary>
     public float MinScore { get; init; } = 0.6f;
@@ -36,11 +38,14 @@ public sealed record TrackerOptions
 /// empty mask, not a wrong one); a lost object is searched for on every later frame at its last box and where the image
 /// embedding best matches its appearance, and re-acquired when the same checks pass. Overlaps go to the higher score.
 /// </summary>
-public sealed class VideoTracker
+public sealed class VideoTracker : IDisposable
 {
     private sealed class State
     {
         public required int Id;
+        // Row of the object batch's current frame holding its last accepted logits (-1: none). The host copy exists
+        // only with a motion estimator, which warps it on the CPU.
+        public int Row = -1;
         public float[]? Logits;
         public byte[]? Mask;
         public (int X0, int Y0, int X1, int Y1) Box;
@@ -59,8 +64,10 @@ public sealed class VideoTracker
 
     private readonly SamModel _model;
     private readonly TrackerOptions _options;
+    private readonly TrackingRules _rules;
     private readonly IMotionEstimator? _motion;
     private readonly List<State> _objects = new();
+    private readonly ObjectBatch _batch;
     private int _nextId = 1;
 
     /// <param name="motion">Moves each object's prompt by the motion seen in the frames; null: the prompt stays where
@@ -69,7 +76,9 @@ public sealed class VideoTracker
     {
         _model = model;
         _options = options ?? new TrackerOptions();
+        _rules = new TrackingRules(_options);
         _motion = motion;
+        _batch = new ObjectBatch(model.Context, model.Pipeline);
     }
 
     public IReadOnlyList<int> ObjectIds => _objects.Select(o => o.Id).ToArray();
@@ -103,22 +112,31 @@ public sealed class VideoTracker
 
     /// <summary>The object's last accepted 256x256 low-res logits (null before its first mask or when unknown): the
     /// mask prompt for a correction that should refine the object's current mask rather than start again.</summary>
-    public float[]? LowResLogits(int id) => _objects.FirstOrDefault(o => o.Id == id)?.Logits;
+    public float[]? LowResLogits(int id) =>
+        _objects.FirstOrDefault(o => o.Id == id) is { } o ? o.Logits ?? (o.Row >= 0 ? _batch.ReadRow(o.Row) : null) : null;
 
     /// <summary>Encodes the frame once and updates every object.</summary>
     public IReadOnlyList<ObjectResult> Track(ReadOnlySpan<byte> rgba, int width, int height, int strideBytes)
     {
         // Every frame, objects or not: the estimator measures motion between consecutive frames.
+        CheckPrompts(width, height);
         _motion?.AddFrame(rgba, width, height, strideBytes);
-        _model.SetImage(rgba, width, height, strideBytes, PixelFormat.Rgba8);
-        return Update();
+        // The encoder goes into the same submission as the decoder.
+        var cs = _model.Context.BeginCommands();
+        try
+        {
+            var image = _model.RecordImage(cs, rgba, width, height, strideBytes, PixelFormat.Rgba8);
+            return Decode(onlyPrompted: false, cs, image);
+        }
+        finally { cs.Dispose(); }
     }
 
     /// <summary>Updates every object on the image the model holds now, which the caller encoded with
     /// <see cref="SamModel.SetImage(ReadOnlySpan{byte}, int, int, int, PixelFormat)"/>: <see cref="Track"/> without
     /// the encoder, for callers that encode ahead while they still show the previous frame. With a motion estimator,
     /// such a caller gives it the frame too (<see cref="IMotionEstimator.AddFrame"/>).</summary>
-    public IReadOnlyList<ObjectResult> Update() => Decode(onlyPrompted: false);
+    public IReadOnlyList<ObjectResult> Update() =>
+        Decode(onlyPrompted: false, null, _model.CurrentImage ?? throw new InvalidOperationException("Update needs an encoded frame: call SetImage first."));
 
     /// <summary>Applies the pending prompts (<see cref="AddObject"/>, <see cref="Correct"/>) to the frame last
     /// tracked, with the decoder only: an interactive click gets its mask in a decoder pass instead of waiting for the
@@ -127,82 +145,164 @@ public sealed class VideoTracker
     public IReadOnlyList<ObjectResult> Refine()
     {
         if (!_model.HasImage) throw new InvalidOperationException("Refine needs a tracked frame: call Track first.");
-        return Decode(onlyPrompted: true);
+        return Decode(onlyPrompted: true, null, _model.CurrentImage!);
     }
 
-    private IReadOnlyList<ObjectResult> Decode(bool onlyPrompted)
+    /// <summary>Pending prompts are checked against the frame they apply to, before any GPU work (the one place
+    /// they are: the C ABI relies on it).</summary>
+    private void CheckPrompts(int width, int height)
     {
-        int width = _model.ImageWidth, height = _model.ImageHeight;
-        if (_objects.Count == 0) return [];
-        var embedding = _model.Embedding.Read();
+        foreach (var o in _objects)
+        {
+            if (o.Correction is not { } c) continue;
+            try { c.Validate(width, height); }
+            catch (ArgumentException e) { throw new ArgumentException($"object {o.Id}: {e.Message} Correct it before tracking on.", e); }
+        }
+    }
+
+    /// <summary>One frame of tracking in at most two submissions: (1) the encoder when <paramref name="encode"/>
+    /// holds it, every candidate prompt decoded into the object batch and reduced to its statistics — what the rules
+    /// decide on; (2) the accepted candidates rendered to masks at the image size, read back as bytes.</summary>
+    private IReadOnlyList<ObjectResult> Decode(bool onlyPrompted, CommandStream? encode, ImageEmbedding image)
+    {
+        int width = image.Width, height = image.Height;
+        if (encode is null) CheckPrompts(width, height);
+        if (_objects.Count == 0)
+        {
+            if (encode is not null) { encode.Submit(); _model.ImageReady(image); }
+            return [];
+        }
+        // The embedding reaches the host only when a lost object is searched for where its appearance matches best.
+        float[]? embedding = null;
         // Candidate prompts per object: one for a tracked or corrected object, up to two for a lost one; none for an
         // object whose motion carried it out of the frame, nor (Refine) for one without a pending prompt.
-        var candidates = new List<(int Obj, Prompt Prompt)>();
+        var candidates = new List<(int Obj, Prompt Prompt, int DenseRow)>();
         var active = new bool[_objects.Count];
         for (int i = 0; i < _objects.Count; i++)
         {
             var o = _objects[i];
             active[i] = !onlyPrompted || o.Correction is not null;
             if (!active[i]) continue;
-            if (o.Correction is { } c) candidates.Add((i, c));
+            if (o.Correction is { } c) candidates.Add((i, c, -1));
             else if (o.TrackState == TrackState.Tracked)
             {
-                if (Propagate(o, width, height) is { } p) candidates.Add((i, p));
+                if (Propagate(o, width, height) is { } p) candidates.Add((i, p, p.MaskLogits is null ? o.Row : -1));
             }
             else
             {
-                candidates.Add((i, new Prompt { Box = Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height) }));
-                if (_options.SearchWholeFrame && o.Feature is not null && SearchPrompt(o, embedding, width, height) is { } s)
-                    candidates.Add((i, s));
+                candidates.Add((i, new Prompt { Box = _rules.Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height) }, -1));
+                if (_options.SearchWholeFrame && o.Feature is not null)
+                {
+                    if (embedding is null)
+                    {
+                        // The frame must be encoded before its embedding is read.
+                        if (encode is not null) { encode.Submit(); _model.ImageReady(image); encode.Dispose(); encode = null; }
+                        embedding = image.Read();
+                    }
+                    if (SearchPrompt(o, embedding, width, height) is { } s) candidates.Add((i, s, -1));
+                }
             }
         }
-        var preds = candidates.Count > 0 ? _model.Predict(candidates.Select(c => c.Prompt).ToList()) : [];
+
+        // Submission 1: candidates go to rows 0..k-1; every object's last accepted logits are carried after them, so
+        // a rejected candidate leaves the object's mask prompt as it was.
+        int k = candidates.Count;
+        var carry = _objects.Select((o, i) => (o.Row, i)).Where(x => x.Row >= 0).Select((x, j) => (From: x.Row, To: k + j, Obj: x.i)).ToArray();
+        int rows = k + carry.Length;
+        var stats = Array.Empty<ObjectStats>();
+        if (rows > 0)
+        {
+            var cs = encode ?? _model.Context.BeginCommands();
+            try
+            {
+                var inputs = candidates.Select((c, r) => new DecodeInput(c.Prompt.SparsePoints(height, width), r, c.Prompt.MaskLogits, c.DenseRow)).ToArray();
+                _batch.Decode(cs, image.Tensor, inputs, rows, carry.Select(c => (c.From, c.To)).ToArray(), []);
+                var results = k > 0 ? _batch.Stats(cs, image.Tensor, width, height, k) : null;
+                cs.Submit();
+                if (results is not null) stats = ObjectBatch.Harvest(results, k, width, height);
+            }
+            finally { cs.Dispose(); }
+        }
+        else if (encode is not null) encode.Submit();
+        if (encode is not null) _model.ImageReady(image);
+        foreach (var (_, to, obj) in carry) _objects[obj].Row = to;
 
         // Per object: the accepted candidate most like the prompted appearance, else the first (for its score).
-        var chosen = new SamPrediction?[_objects.Count];
+        var chosen = new int[_objects.Count];
+        Array.Fill(chosen, -1);
         var accepted = new bool[_objects.Count];
         var similarity = new float[_objects.Count];
-        var features = new float[]?[_objects.Count];
-        var areas = new long[_objects.Count];
-        for (int k = 0; k < candidates.Count; k++)
+        for (int r = 0; r < k; r++)
         {
-            int i = candidates[k].Obj;
+            int i = candidates[r].Obj;
             var o = _objects[i];
-            var p = preds[k];
-            long area = p.BestMask.LongCount(v => v != 0);
+            var st = stats[r];
             bool userPrompt = o.Correction is not null;
-            var feature = Feature(embedding, p.LowResLogits[p.Best]);
-            float sim = userPrompt || o.Feature is null || feature is null ? 1f : Cosine(o.Feature, feature);
-            bool ok = area > 0 && (userPrompt || (p.BestScore >= _options.MinScore && AreaPlausible(o, area)
-                                                  && sim >= _options.MinFeatureSimilarity));
-            bool better = chosen[i] is null || (ok && (!accepted[i] || sim > similarity[i]));
+            float sim = TrackingRules.Similarity(userPrompt, o.Feature, st.Feature);
+            bool ok = _rules.Accept(userPrompt, st.Score, st.Area, o.Area, sim);
+            bool better = chosen[i] < 0 || (ok && (!accepted[i] || sim > similarity[i]));
             if (!better) continue;
-            chosen[i] = p;
+            chosen[i] = r;
             accepted[i] = ok;
             similarity[i] = sim;
-            features[i] = feature;
-            areas[i] = area;
         }
+
+        // Submission 2: the accepted masks at the image size, as bytes.
+        var winners = Enumerable.Range(0, _objects.Count).Where(i => accepted[i]).ToArray();
+        var masksOut = new byte[]?[_objects.Count];
+        var logitsOut = new float[]?[_objects.Count];
+        if (winners.Length > 0)
+        {
+            using var cs = _model.Context.BeginCommands();
+            var buffers = _model.Pipeline.Buffers;
+            var planes = buffers.RentTensor(cs, [winners.Length, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "track.masks");
+            var scores = buffers.RentTensor(cs, [winners.Length], DataType.F32, "track.scores");
+            const ulong plane = FramePipeline.Plane * 4;
+            for (int j = 0; j < winners.Length; j++)
+            {
+                int r = chosen[winners[j]];
+                cs.Copy(_batch.Chosen.Buffer, (ulong)r * plane, planes.Buffer, (ulong)j * plane, plane);
+                cs.Copy(_batch.Scores.Buffer, (ulong)r * 4, scores.Buffer, (ulong)j * 4, 4);
+            }
+            var packed = _model.Pipeline.Render(cs, planes, scores, null, winners.Length, 1, width, height);
+            ulong maskBytes = MaskOutput.PackedBytes((long)width * height);
+            // The motion estimator warps last frame's logits on the CPU, so only then do they come back.
+            var results = _model.Pipeline.ReadResults(cs, (packed, (ulong)winners.Length * maskBytes),
+                                                      (planes.Buffer, _motion is null ? 0 : (ulong)winners.Length * plane));
+            cs.Submit();
+            var bytes = results.Part(0);
+            var logits = _motion is null ? null : results.Floats(1);
+            for (int j = 0; j < winners.Length; j++)
+            {
+                var mask = bytes.Slice((int)((ulong)j * maskBytes), width * height);
+                // Positive low-res cells whose upsampled logits stay below 0 everywhere: nothing to show or follow.
+                if (!mask.ContainsAnyExcept((byte)0)) { accepted[winners[j]] = false; continue; }
+                masksOut[winners[j]] = mask.ToArray();
+                logitsOut[winners[j]] = logits?.AsSpan(j * FramePipeline.Plane, FramePipeline.Plane).ToArray();
+            }
+        }
+
         for (int i = 0; i < _objects.Count; i++)
         {
             var o = _objects[i];
             if (!active[i]) continue;
-            if (accepted[i] && o.Correction is not null) o.Feature = features[i];
+            var st = chosen[i] >= 0 ? stats[chosen[i]] : null;
+            if (accepted[i] && o.Correction is not null) o.Feature = st!.Feature;
             if (accepted[i])
             {
-                var p = chosen[i]!;
-                o.Logits = p.LowResLogits[p.Best];
-                o.Mask = p.BestMask;
-                o.Area = areas[i];
-                o.Box = BoundingBox(p.BestMask, width, height);
+                o.Row = chosen[i];
+                o.Logits = logitsOut[i];
+                o.Mask = masksOut[i];
+                o.Area = st!.Area;
+                o.Box = BoundingBox(o.Mask!, width, height);
                 o.TrackState = TrackState.Tracked;
             }
             else
             {
                 o.TrackState = TrackState.Lost;
             }
-            o.RawMask = accepted[i] ? chosen[i]!.BestMask : null;
-            o.Score = chosen[i]?.BestScore ?? 0;
+            o.RawMask = accepted[i] ? o.Mask : null;
+            o.Score = st?.Score ?? 0;
             o.Similarity = similarity[i];
             o.Correction = null;
         }
@@ -224,27 +324,18 @@ public sealed class VideoTracker
                                                           o.RawMask is not null ? o.Box : null, o.Similarity)).ToArray();
     }
 
-    private bool AreaPlausible(State o, long area) =>
-        o.Area == 0 || (area <= o.Area * _options.MaxAreaChange && area * _options.MaxAreaChange >= o.Area);
-
     /// <summary>The prompt carried over from the previous frame: the enlarged box and the previous logits, both moved
     /// by the object's motion when an estimator measured it. Null when that motion took the object out of the frame.</summary>
     private Prompt? Propagate(State o, int width, int height)
     {
         var motion = _motion is not null && o.Mask is not null ? _motion.Estimate(o.Mask) : null;
-        if (motion is not { } m) return new Prompt { Box = Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height), MaskLogits = o.Logits };
+        if (motion is not { } m) return new Prompt { Box = _rules.Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height), MaskLogits = o.Logits };
         var (x0, y0, x1, y1) = MovedBox(o.Mask!, width, height, m);
         // Less than a pixel of it left inside: SAM would only find the background there.
         if (x1 < 0 || y1 < 0 || x0 > width - 1 || y0 > height - 1) return null;
-        return new Prompt { Box = Enlarge(x0, y0, x1, y1, width, height), MaskLogits = o.Logits is null ? null : WarpLogits(o.Logits, m, width, height) };
+        return new Prompt { Box = _rules.Enlarge(x0, y0, x1 + 1, y1 + 1, width, height), MaskLogits = o.Logits is null ? null : WarpLogits(o.Logits, m, width, height) };
     }
 
-    /// <summary>A box given by its first and last pixel, enlarged by the margin and clipped to the image.</summary>
-    private (float, float, float, float) Enlarge(float x0, float y0, float x1, float y1, int width, int height)
-    {
-        float mx = (x1 - x0) * _options.BoxMargin, my = (y1 - y0) * _options.BoxMargin;
-        return (Math.Max(0, x0 - mx), Math.Max(0, y0 - my), Math.Min(width, x1 + 1 + mx), Math.Min(height, y1 + 1 + my));
-    }
 
     /// <summary>Bounding box (first and last pixel, unclipped) of the mask moved by <paramref name="m"/>: the moved
     /// ends of every row bound it exactly, where the moved corners of the old box would overshoot when it turns.</summary>
@@ -303,7 +394,7 @@ public sealed class VideoTracker
         int cw = (rw + 15) / 16, chh = (rh + 15) / 16;   // cells that hold image, not padding
         float cellX = 16f * width / rw, cellY = 16f * height / rh;   // one cell in image pixels
         var (bx0, by0, bx1, by1) = o.Box;
-        int ww = Math.Clamp((int)MathF.Round((bx1 - bx0 + 1) / cellX), 1, cw), wh = Math.Clamp((int)MathF.Round((by1 - by0 + 1) / cellY), 1, chh);
+        int ww = Math.Clamp((int)MathF.Round((bx1 - bx0) / cellX), 1, cw), wh = Math.Clamp((int)MathF.Round((by1 - by0) / cellY), 1, chh);
         double fn = Math.Sqrt(f.Sum(v => (double)v * v));
         if (fn == 0) return null;
         // Summed-area table of the per-cell similarity.
@@ -330,40 +421,13 @@ public sealed class VideoTracker
             if (s > best) { best = s; bestX = cx; bestY = cy; }
         }
         // The window's centre, the last box's size around it, shifted back inside the image.
-        float w = bx1 - bx0 + 1, h = by1 - by0 + 1;
+        float w = bx1 - bx0, h = by1 - by0;
         float x0 = Math.Clamp((bestX + ww / 2f) * cellX - w / 2, 0, Math.Max(0, width - w));
         float y0 = Math.Clamp((bestY + wh / 2f) * cellY - h / 2, 0, Math.Max(0, height - h));
         return new Prompt { Box = (x0, y0, Math.Min(width, x0 + w), Math.Min(height, y0 + h)) };
     }
 
-    /// <summary>Mean of the 256-channel embedding over the 64x64 cells the mask covers (its 256x256 logits are in the
-    /// same padded 1024 frame, 4x4 logits per cell); null for an empty mask.</summary>
-    private static float[]? Feature(float[] embedding, float[] logits)
-    {
-        const int side = EmbeddingSide, ch = EmbeddingChannels;
-        var sum = new double[ch];
-        int cells = 0;
-        for (int cy = 0; cy < side; cy++)
-        for (int cx = 0; cx < side; cx++)
-        {
-            double mean = 0;
-            for (int dy = 0; dy < 4; dy++)
-            for (int dx = 0; dx < 4; dx++) mean += logits[(cy * 4 + dy) * 256 + cx * 4 + dx];
-            if (mean <= 0) continue;
-            cells++;
-            for (int c = 0; c < ch; c++) sum[c] += embedding[(c * side + cy) * side + cx];
-        }
-        if (cells == 0) return null;
-        return sum.Select(v => (float)(v / cells)).ToArray();
-    }
-
-    private static float Cosine(float[] a, float[] b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.Length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
-        return na == 0 || nb == 0 ? 0 : (float)(dot / Math.Sqrt(na * nb));
-    }
-
+    /// <summary>The mask's bounding box, exclusive ends (as <see cref="Prompt.Box"/>).</summary>
     private static (int, int, int, int) BoundingBox(byte[] mask, int width, int height)
     {
         int x0 = width, y0 = height, x1 = -1, y1 = -1;
@@ -376,6 +440,9 @@ public sealed class VideoTracker
             if (y < y0) y0 = y;
             if (y > y1) y1 = y;
         }
-        return (x0, y0, x1, y1);
+        return (x0, y0, x1 + 1, y1 + 1);
     }
+
+    /// <summary>Frees the objects' GPU state (the model stays).</summary>
+    public void Dispose() => _batch.Dispose();
 }

@@ -149,6 +149,14 @@ public sealed unsafe class CommandStream : IDisposable
         _ctx.Submit(submit, _fence);
     }
 
+    /// <summary>Waits until a <see cref="SubmitNoWait"/> submission has finished on the GPU.</summary>
+    internal void WaitForCompletion()
+    {
+        if (!_submitted || _external || _fence.Handle == 0) return;
+        var fence = _fence;
+        VulkanException.Check(_vk.WaitForFences(_ctx.Device, 1, &fence, true, ulong.MaxValue), "vkWaitForFences");
+    }
+
     /// <summary>True once a <see cref="SubmitNoWait"/> submission has finished on the GPU.</summary>
     internal bool IsComplete => _submitted && !_external && _vk.GetFenceStatus(_ctx.Device, _fence) == Result.Success;
 
@@ -228,6 +236,7 @@ public sealed unsafe class CommandStream : IDisposable
         _vk.CmdDispatch(_cmd, groups.X, groups.Y, groups.Z);
         EndTiming();
         DispatchCount++;
+        _ctx.CountDispatch();
     }
 
     public void Copy(GpuBuffer src, ulong srcOffset, GpuBuffer dst, ulong dstOffset, ulong bytes)
@@ -322,6 +331,26 @@ public sealed unsafe class CommandStream : IDisposable
             staging.Write(MemoryMarshal.AsBytes(half.AsSpan()));
         }
         Copy(staging, 0, dst.Buffer, 0, dst.Buffer.Size);
+    }
+
+    /// <summary>Writes bytes into <paramref name="dst"/> as part of this stream: directly when the buffer is
+    /// host-mapped (the caller guarantees no earlier work still uses it), else through a staging buffer copied
+    /// in order with the recorded work — never a submission of its own.</summary>
+    public void Write(GpuBuffer dst, ReadOnlySpan<byte> data, ulong offset = 0)
+    {
+        CheckOpen();
+        if (offset + (ulong)data.Length > dst.Size)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Range {offset}+{data.Length} is outside buffer '{dst.Name}' of {dst.Size} bytes.");
+        if (data.IsEmpty) return;
+        if (dst.DirectAccess && !_written.Contains(dst.Handle.Handle) && !_read.Contains(dst.Handle.Handle))
+        {
+            dst.Write(data, offset);
+            return;
+        }
+        var staging = new GpuBuffer(_ctx, (ulong)data.Length, BufferKind.Upload, "stream-upload");
+        _transient.Add(staging);
+        staging.Write(data);
+        Copy(staging, 0, dst, offset, (ulong)data.Length);
     }
 
     public void Fill(GpuBuffer dst, uint value = 0)

@@ -131,6 +131,8 @@ public sealed unsafe class GpuBuffer : IDisposable
         CheckRange(offset, (ulong)data.Length);
         if (DirectAccess)
         {
+            // Counted here only: a staged read below ends in this branch of the staging buffer.
+            _ctx.CountReadBack(data.Length);
             new ReadOnlySpan<byte>(_allocation.Mapped + offset, data.Length).CopyTo(data);
             return;
         }

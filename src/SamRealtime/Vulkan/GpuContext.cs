@@ -293,8 +293,19 @@ public sealed unsafe class GpuContext : IDisposable
         }
     }
 
+    private long _submissions, _bytesReadBack, _dispatches;
+
+    /// <summary>Queue submissions, bytes the host read from GPU memory and dispatches recorded on this context so
+    /// far (a host's own submissions of a recorded pass are not ours to count). Differences of two snapshots give
+    /// the cost of the work between them.</summary>
+    public GpuCounters Counters => new(Interlocked.Read(ref _submissions), Interlocked.Read(ref _bytesReadBack), Interlocked.Read(ref _dispatches));
+
+    internal void CountReadBack(long bytes) => Interlocked.Add(ref _bytesReadBack, bytes);
+    internal void CountDispatch() => Interlocked.Increment(ref _dispatches);
+
     internal void Submit(in SubmitInfo submit, Fence fence)
     {
+        Interlocked.Increment(ref _submissions);
         fixed (SubmitInfo* p = &submit)
             lock (_queueLock)
                 VulkanException.Check(Vk.QueueSubmit(Queue, 1, p, fence), "vkQueueSubmit");
@@ -305,6 +316,7 @@ public sealed unsafe class GpuContext : IDisposable
 
     internal void Submit(CommandBuffer cmd, Fence fence)
     {
+        Interlocked.Increment(ref _submissions);
         var submit = new SubmitInfo
         {
             SType = StructureType.SubmitInfo,

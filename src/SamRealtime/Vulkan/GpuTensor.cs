@@ -31,6 +31,31 @@ public sealed class GpuTensor : IDisposable
         Buffer = ctx.CreateBuffer((ulong)(n * (type == DataType.F16 ? 2 : 4)), BufferKind.Device, name);
     }
 
+    private readonly bool _ownsBuffer = true;
+
+    private GpuTensor(GpuBuffer buffer, int[] shape, DataType type, long length)
+    {
+        Buffer = buffer;
+        Shape = shape;
+        Type = type;
+        Length = length;
+        _ownsBuffer = false;
+    }
+
+    /// <summary>A tensor over a buffer someone else owns (disposing the tensor leaves the buffer alone).</summary>
+    internal static GpuTensor View(GpuBuffer buffer, int[] shape, DataType type)
+    {
+        long n = 1;
+        foreach (var d in shape)
+        {
+            if (d <= 0) throw new ShapeException($"Tensor view of '{buffer.Name}' has a non-positive dimension in [{string.Join(",", shape)}].");
+            n *= d;
+        }
+        if ((ulong)(n * (type == DataType.F16 ? 2 : 4)) > buffer.Size)
+            throw new ShapeException($"Tensor view [{string.Join("x", shape)}] {type} does not fit buffer '{buffer.Name}' of {buffer.Size} bytes.");
+        return new GpuTensor(buffer, shape.ToArray(), type, n);
+    }
+
     public int Rank => Shape.Length;
     public int Dim(int i) => Shape[i < 0 ? Shape.Length + i : i];
     public string ShapeText => "[" + string.Join("x", Shape) + "]";
@@ -63,5 +88,8 @@ public sealed class GpuTensor : IDisposable
         return result;
     }
 
-    public void Dispose() => Buffer.Dispose();
+    public void Dispose()
+    {
+        if (_ownsBuffer) Buffer.Dispose();
+    }
 }

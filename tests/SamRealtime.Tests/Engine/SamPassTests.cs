@@ -221,10 +221,11 @@ public sealed class SamPassTests : IDisposable
         _f.Host.SubmitAndWait(cmd);
         var second = _f.Host.Read(maskImg, img.Width, img.Height, 1, ImageLayout.General);
 
-        // Slot 0 was reused, so frame 0's result moved the prompt: a box around the tyre plus its logits.
+        // Slot 0 was reused, so frame 0's result moved the prompt: a box around the tyre (its logits stay on the GPU).
         var state = pass.Objects.Single(o => o.Id == id);
         Assert.Equal(PassObjectState.Tracked, state.State);
-        Assert.NotNull(state.Prompt.MaskLogits);
+        Assert.NotNull(state.Prompt.Box);
+        Assert.Null(state.Prompt.MaskLogits);
         Assert.Empty(state.Prompt.Points);
         double iou = IoU(second, i => i % img.Width >= shift && first[i - shift] != 0);
         _out.WriteLine($"tracked tyre after a {shift}-pixel pan: IoU with the first mask moved by {shift} = {iou:F4}");

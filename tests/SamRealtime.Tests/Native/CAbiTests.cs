@@ -78,7 +78,7 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
                          img.Width.ToString(CultureInfo.InvariantCulture), img.Height.ToString(CultureInfo.InvariantCulture), dir);
 
         using var model = new SamModel(Ctx, ModelDir);
-        var tracker = new VideoTracker(model);
+        using var tracker = new VideoTracker(model);
         tracker.AddObject(new Prompt { Box = (425, 600, 700, 875) });
         tracker.AddObject(Prompt.Point(500, 375));
         var fromC = stdout.Split('\n').Where(l => l.StartsWith("track ") && !l.StartsWith("track frame")).Select(l => l.Split(' ')).ToList();
@@ -98,7 +98,7 @@ public sealed class CAbiTests(GpuFixture fixture, ITestOutputHelper output) : Gp
                 Assert.True(iou >= 0.999, $"frame {f} object {r.Id}: mask IoU {iou:F6} between C and C#");
                 Assert.True(Math.Abs(score - r.Score) <= 1e-5, $"frame {f} object {r.Id}: score {score:G9} vs {r.Score:G9}");
                 var box = r.Box!.Value;
-                Assert.Equal($"{box.X0} {box.Y0} {box.X1} {box.Y1}", string.Join(' ', c[6..10]));
+                Assert.Equal($"{box.X0} {box.Y0} {box.X1 - 1} {box.Y1 - 1}", string.Join(' ', c[6..10]));   // C boxes are inclusive
             }
         }
     }

@@ -1,5 +1,6 @@
 using SamRealtime.Capture;
 using SamRealtime.Capture.Benchmark;
+using SamRealtime.Kernels;
 using SamRealtime.Model;
 using SamRealtime.Tests.Model;
 using SamRealtime.Tests.Weights;
@@ -32,9 +33,10 @@ public sealed class TrackerTests(GpuFixture fixture, ITestOutputHelper output) :
         using var video = VideoSource.OpenFile(Vtest);
         Assert.True(video.TryRead(out var bgFrame));
         var bg = bgFrame.Image;
-        var tracker = new VideoTracker(model);
+        using var tracker = new VideoTracker(model);
         var js = new List<double>();
         int x = 120, y = 200;
+        var lastState = TrackState.Lost;
         for (int f = 0; f < 9; f++)
         {
             bool present = f != 6;                      // frame 6: the tyre is gone
@@ -44,7 +46,20 @@ public sealed class TrackerTests(GpuFixture fixture, ITestOutputHelper output) :
             var frame = new RgbaImage(px, bg.Width, bg.Height);
             // First-frame prompt: a box around the object (a single click would pick the hubcap, a valid sub-part).
             if (f == 0) tracker.AddObject(new Prompt { Box = (x, y, x + sw, y + sh) });
+            var before = Ctx.Counters;
             var r = Assert.Single(tracker.Track(frame.Pixels, frame.Width, frame.Height, frame.Stride));
+            var cost = Ctx.Counters - before;
+            output.WriteLine($"frame {f}: {cost.Submissions} submissions, {cost.BytesReadBack} bytes read back, {cost.Dispatches} dispatches");
+            // The frame budget while the object was tracked on the frame before (a lost one is also searched for
+            // where its appearance matches, which reads the embedding): encoder, decoder and statistics in one
+            // submission, the accepted mask in a second; read back: the mask's bytes and at most 4 KiB per object.
+            if (f > 0 && lastState == TrackState.Tracked)
+            {
+                Assert.True(cost.Submissions <= 2, $"frame {f}: {cost.Submissions} submissions");
+                long maskBytes = r.State == TrackState.Tracked ? (long)MaskOutput.PackedBytes(bg.Width * bg.Height) : 0;
+                Assert.True(cost.BytesReadBack <= maskBytes + 4096, $"frame {f}: {cost.BytesReadBack} bytes read back for a {maskBytes}-byte mask");
+            }
+            lastState = r.State;
             double j = MaskMetrics.Jaccard(r.Mask, truth);
             if (Environment.GetEnvironmentVariable("SAMRT_DEBUG_DIR") is { } dbg)
                 Overlay.Save(Path.Combine(dbg, $"track-{f}.png"), frame, [r.Mask, truth]);

@@ -1,0 +1,51 @@
+using SamRealtime.Vulkan;
+
+namespace SamRealtime.Model;
+
+/// <summary>
+/// One encoded image: SAM's [1,256,64,64] embedding on the GPU and the size of the image it came from. Several can be
+/// alive at once (a live view keeps the shown frame's while the next is encoded; a tracker can keep a few), and any of
+/// them can be decoded with <see cref="SamModel.Predict(ImageEmbedding, IReadOnlyList{Prompt}, bool)"/> or made the
+/// model's current image with <see cref="SamModel.SetImage(ImageEmbedding)"/>. Dispose frees the GPU memory.
+/// </summary>
+public sealed class ImageEmbedding : IDisposable
+{
+    internal GpuTensor Tensor { get; }
+    internal SamModel Owner { get; }
+
+    /// <summary>Width of the source image in pixels.</summary>
+    public int Width { get; internal set; }
+
+    /// <summary>Height of the source image in pixels.</summary>
+    public int Height { get; internal set; }
+
+    public bool IsDisposed { get; private set; }
+
+    internal ImageEmbedding(SamModel owner, GpuTensor tensor, int width, int height)
+    {
+        Owner = owner;
+        Tensor = tensor;
+        Width = width;
+        Height = height;
+    }
+
+    /// <summary>The embedding values [256, 64, 64] read back to the host (4 MB of fp32: for tests and tools, not per frame).</summary>
+    public float[] Read()
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        return Tensor.Read();
+    }
+
+    internal void CheckUsable(SamModel model)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (!ReferenceEquals(model, Owner)) throw new ArgumentException("This image embedding was made by another SamModel.");
+    }
+
+    public void Dispose()
+    {
+        if (IsDisposed) return;
+        IsDisposed = true;
+        Tensor.Dispose();
+    }
+}

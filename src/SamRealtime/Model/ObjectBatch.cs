@@ -1,0 +1,145 @@
+using SamRealtime.Kernels;
+using SamRealtime.Vulkan;
+
+namespace SamRealtime.Model;
+
+/// <summary>What the CPU learns about one object from a decoded frame (<see cref="ObjectBatch.Stats"/>).</summary>
+/// <param name="Score">Predicted IoU of the chosen mask.</param>
+/// <param name="Box">Box of the mask's positive low-res cells in image pixels, exclusive ends (as <see cref="Prompt.Box"/>); null when empty.</param>
+/// <param name="Area">Positive low-res cells (one cell is 4x4 pixels of SAM's 1024 frame).</param>
+/// <param name="Feature">Mean image embedding under the mask (256 values); null when no embedding cell is covered.</param>
+internal sealed record ObjectStats(float Score, (int X0, int Y0, int X1, int Y1)? Box, long Area, float[]? Feature);
+
+/// <summary>
+/// Per-object state that stays on the GPU from frame to frame: each frame's rows of chosen 256x256 logits (written by
+/// the decoder's mask choice) and scores. The next frame's decoder reads an object's row directly as its dense prompt:
+/// the batch keeps two sets of rows and alternates, so a frame reads the previous frame's rows while it writes its own
+/// in any order. Per frame it renders masks and reduces each row to <see cref="ObjectStats"/> (~1 KB), which is all
+/// the host needs to make tracking decisions.
+/// </summary>
+internal sealed class ObjectBatch : IDisposable
+{
+    private readonly FramePipeline _pipeline;
+    private readonly GpuContext _ctx;
+    // [0]: this frame's rows, [1]: the previous frame's. Each is (chosen [capacity, 256, 256], scores [capacity]).
+    private readonly (GpuTensor Chosen, GpuTensor Scores)?[] _rows = new (GpuTensor, GpuTensor)?[2];
+    private int _previousCount;
+
+    public ObjectBatch(GpuContext ctx, FramePipeline pipeline)
+    {
+        _ctx = ctx;
+        _pipeline = pipeline;
+    }
+
+    /// <summary>Rows the current frame holds.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>This frame's chosen logits [Count, 256, 256].</summary>
+    public GpuTensor Chosen => GpuTensor.View(Current.Chosen.Buffer, [Count, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32);
+
+    /// <summary>This frame's scores [Count].</summary>
+    public GpuTensor Scores => GpuTensor.View(Current.Scores.Buffer, [Count], DataType.F32);
+
+    private (GpuTensor Chosen, GpuTensor Scores) Current => _rows[0] ?? throw new InvalidOperationException("No frame was decoded.");
+
+    /// <summary>
+    /// Starts a frame of <paramref name="rows"/> rows and decodes <paramref name="inputs"/> into it: input.Row is the
+    /// row it writes, input.DenseRow a row of the previous frame used as its dense prompt. <paramref name="carry"/>
+    /// copies previous rows that are not decoded again (objects kept as they were). Buffers replaced by a larger
+    /// frame are freed once <paramref name="cs"/> and every stream in <paramref name="inFlight"/> are done with them.
+    /// </summary>
+    public void Decode(CommandStream cs, GpuTensor embedding, IReadOnlyList<DecodeInput> inputs, int rows,
+                       IReadOnlyList<(int From, int To)> carry, IReadOnlyList<CommandStream> inFlight)
+    {
+        if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), "A frame holds at least one row.");
+        foreach (var x in inputs)
+            if (x.Row < 0 || x.Row >= rows || x.DenseRow >= Count)
+                throw new ArgumentException($"Decoder input rows {x.Row} / {x.DenseRow} are outside this frame's {rows} / the previous frame's {Count} rows.");
+        (_rows[0], _rows[1]) = (_rows[1], _rows[0]);
+        _previousCount = Count;
+        if (_rows[0] is not { } cur || cur.Scores.Length < rows)
+        {
+            if (_rows[0] is { } old) _pipeline.Buffers.Retire([old.Chosen, old.Scores], [cs, .. inFlight]);
+            int capacity = Math.Max(rows, 4);
+            _rows[0] = (_ctx.CreateTensor([capacity, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "objects.chosen"),
+                        _ctx.CreateTensor([capacity], DataType.F32, "objects.scores"));
+        }
+        Count = rows;
+        var (chosen, scores) = _rows[0]!.Value;
+        var previous = _rows[1];
+        const ulong plane = FramePipeline.Plane * 4;
+        foreach (var (from, to) in carry)
+        {
+            if (previous is not { } p || from < 0 || from >= _previousCount || to < 0 || to >= rows)
+                throw new ArgumentException($"Carried row {from} -> {to} is outside the previous frame's {_previousCount} / this frame's {rows} rows.");
+            cs.Copy(p.Chosen.Buffer, (ulong)from * plane, chosen.Buffer, (ulong)to * plane, plane);
+            cs.Copy(p.Scores.Buffer, (ulong)from * 4, scores.Buffer, (ulong)to * 4, 4);
+        }
+        _pipeline.Decode(cs, embedding, inputs, Chosen, Scores, multimask: false, denseSource: previous?.Chosen);
+    }
+
+    /// <summary>Renders every object into one mask of the frame size: labels (1..255 per row) or 255 when null;
+    /// a pixel goes to the object with the largest positive logit, objects scoring below <paramref name="minScore"/> are left out.</summary>
+    public GpuBuffer Render(CommandStream cs, int[]? labels, int width, int height, float minScore)
+    {
+        GpuTensor? l = null;
+        if (labels is not null)
+        {
+            l = _pipeline.Buffers.RentTensor(cs, [Count], DataType.F32, "objects.labels");
+            FramePipeline.Write(cs, l, labels.Select(v => (float)v).ToArray());
+        }
+        return _pipeline.Render(cs, Chosen, Scores, l, 1, Count, width, height, minScore);
+    }
+
+    /// <summary>Reduces rows 0..<paramref name="count"/>-1 (all by default) to their statistics on
+    /// <paramref name="embedding"/> and queues them with the scores for the host; read with <see cref="Harvest"/>.</summary>
+    public ReadBack Stats(CommandStream cs, GpuTensor embedding, int width, int height, int? count = null)
+    {
+        int n = count ?? Count;
+        if (n <= 0 || n > Count) throw new ArgumentOutOfRangeException(nameof(count), $"{n} rows of a frame of {Count}.");
+        var stats = _pipeline.Buffers.RentTensor(cs, [n, MaskOutput.StatsStride], DataType.F32, "objects.stats");
+        _pipeline.Output.Stats(cs, Chosen, embedding, stats, n, width, height);
+        return _pipeline.ReadResults(cs, (Current.Scores.Buffer, (ulong)n * 4), (stats.Buffer, stats.Buffer.Size));
+    }
+
+    /// <summary>The statistics of a completed <see cref="Stats"/> for a <paramref name="width"/>×<paramref name="height"/> frame.</summary>
+    public static ObjectStats[] Harvest(ReadBack results, int count, int width, int height)
+    {
+        var scores = results.Floats(0);
+        var stats = results.Floats(1);
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        double sx = (double)width / rw, sy = (double)height / rh;
+        var list = new ObjectStats[count];
+        for (int i = 0; i < count; i++)
+        {
+            var s = stats.AsSpan(i * MaskOutput.StatsStride, MaskOutput.StatsStride);
+            (int, int, int, int)? box = null;
+            if (s[2] >= 0)
+            {
+                // A low-res cell covers 4x4 pixels of the 1024 frame.
+                box = ((int)Math.Floor(s[0] * 4 * sx), (int)Math.Floor(s[1] * 4 * sy),
+                       Math.Min(width, (int)Math.Ceiling((s[2] + 1) * 4 * sx)), Math.Min(height, (int)Math.Ceiling((s[3] + 1) * 4 * sy)));
+            }
+            list[i] = new ObjectStats(scores[i], box, (long)s[4], s[5] > 0 ? s[8..].ToArray() : null);
+        }
+        return list;
+    }
+
+    /// <summary>One row of the current frame read back (a correction that refines an object's mask needs its
+    /// logits on the host; not part of the per-frame traffic). The caller has waited for the frame.</summary>
+    public float[] ReadRow(int row)
+    {
+        if (row < 0 || row >= Count) throw new ArgumentOutOfRangeException(nameof(row));
+        var data = new float[FramePipeline.Plane];
+        Current.Chosen.Buffer.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()), (ulong)row * FramePipeline.Plane * 4);
+        return data;
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _rows)
+            if (r is { } x) { x.Chosen.Dispose(); x.Scores.Dispose(); }
+        _rows[0] = _rows[1] = null;
+        Count = 0;
+    }
+}
