@@ -88,7 +88,6 @@ internal static class ModelBench
             ["encoder_dispatches"] = sam.LastEncoderDispatches,
             ["decoder_dispatches"] = sam.LastDecoderDispatches,
             ["pipelines"] = sam.Context.PipelineCount,
-            ["pipelines_at_load"] = sam.LoadTimes.PipelineCount,
             ["encoder_kernels"] = ByKernel(encoderKernels),
             ["decoder_kernels"] = ByKernel(decoderKernels),
         };

