@@ -13,45 +13,56 @@ internal static class EvalCommand
     public static Command Create()
     {
         var cmd = new Command("eval", "Score the tracker (DAVIS J, F, J&F, fps) on sequences with exact ground truth: "
-                                      + "objects cut out of SAM's example photos moving over opencv-doc's vtest.avi");
+                                      + "objects cut out of SAM's example photos moving over opencv-doc's videos");
         var models = new ModelOptions();
-        var frames = new Option<int>("--frames") { Description = "Frames per sequence (each costs one encoder pass)", DefaultValueFactory = _ => 20 };
+        var frames = new Option<int?>("--frames") { Description = "Frames per sequence (each costs one encoder pass; default: the sequence's length, 20 or 48)" };
         var sequences = new Option<string?>("--sequences")
         {
-            Description = "Comma-separated sequences (default all: " + string.Join(",", TrackingSequence.All.Select(s => s.Name)) + ")",
+            Description = "Comma-separated sequences or parts: original (default: " + string.Join(",", TrackingSequence.All.Select(s => s.Name))
+                          + "), tuning, heldout, hard (tuning and heldout), every; or names ("
+                          + string.Join(",", TrackingSequence.Hard.Select(s => s.Name)) + ")",
+        };
+        var cacheDir = new Option<string>("--cache")
+        {
+            Description = "Folder of cached image embeddings (the encoder runs once per distinct frame and model; 4 MiB a frame); "
+                          + "'none' encodes every frame", DefaultValueFactory = _ => ".cache/embeddings",
         };
         var motion = new Option<string>("--motion") { Description = "flow (optical flow moves the prompts) or none", DefaultValueFactory = _ => "flow" };
         var outDir = new Option<string?>("--out") { Description = "Directory for overlays: <sequence>/<frame>.png and <sequence>.mp4 "
                                                                   + "(tracker's mask blue, ground truth green)" };
         var json = new Option<string?>("--json") { Description = "JSON file with the scores per sequence and frame" };
         var images = new Option<string?>("--images") { Description = "Folder with truck.jpg, dogs.jpg, groceries.jpg, dog.jpg (default: shipped beside samrt)" };
-        foreach (var o in new Option[] { frames, sequences, motion, outDir, json, images }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { frames, sequences, motion, outDir, json, images, cacheDir }) cmd.Options.Add(o);
         models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            int n = r.GetValue(frames);
-            if (n < 1) throw new UsageException("--frames must be at least 1");
+            int? frameCount = r.GetValue(frames);
+            if (frameCount < 1) throw new UsageException("--frames must be at least 1");
             var seqs = r.GetValue(sequences) is { } list
-                ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Sequence).ToList()
+                ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).SelectMany(Sequences).Distinct().ToList()
                 : TrackingSequence.All.ToList();
             if (seqs.Count == 0) throw new UsageException("--sequences names no sequence");
             bool flow = TrackCommand.ParseMotion(r.GetValue(motion)!);
             var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
-            if (!File.Exists(TrackingSequence.Vtest)) throw new UsageException($"{TrackingSequence.Vtest} not found (./build.sh setup installs opencv-doc)");
+            foreach (var video in seqs.Select(s => s.Background).Distinct())
+                if (!File.Exists(video)) throw new UsageException($"{video} not found (./build.sh setup installs opencv-doc)");
             var dir = r.GetValue(outDir) is { } od ? Outputs.Directory(od, "--out") : null;
             var jsonPath = r.GetValue(json) is { } jp ? Outputs.Json(jp, "--json") : null;
+            var modelDir = models.Directory(r);
             using var sam = models.Load(r);
-            var needed = seqs.SelectMany(s => new[] { s.Target, s.Occluder }).OfType<string>().Distinct();
+            var cache = r.GetValue(cacheDir) is { } cd && cd != "none" ? new EmbeddingCache(cd, modelDir, sam) : null;
+            var needed = seqs.SelectMany(s => s.Sprites).Distinct();
             Dictionary<string, Sprite> sprites;
             try { sprites = BenchmarkSprites.Cut(sam, imageDir, needed); }
             catch (FileNotFoundException e) { throw new UsageException(e.Message + " (give --images DIR)"); }
-            var results = ProgressReporter.Run("eval", "frames", seqs.Count * n, progress => seqs.Select(seq =>
+            var results = ProgressReporter.Run("eval", "frames", seqs.Sum(s => frameCount ?? s.Length), progress => seqs.Select(seq =>
             {
+                int n = frameCount ?? seq.Length;
                 using var estimator = flow ? new OpticalFlowMotion() : null;
                 string? seqDir = dir is null ? null : Path.Combine(dir, seq.Name);
                 if (seqDir is not null) Directory.CreateDirectory(seqDir);
                 using var writer = dir is null ? null : new VideoFileWriter(Path.Combine(dir, seq.Name + ".mp4"), 4);
-                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, onFrame: (frame, res) =>
+                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, onFrame: (frame, res) =>
                 {
                     var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
                               : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
@@ -62,24 +73,27 @@ internal static class EvalCommand
                     writer.Write(mat);
                 });
             }).ToList());
-            PrintTable(results, flow, n);
+            PrintTable(results, flow);
+            if (cache is not null) Console.WriteLine($"embedding cache: {cache.Hits} frames from the cache, {cache.Misses} encoded");
             if (jsonPath is not null)
             {
                 var doc = new JsonObject
                 {
-                    ["device"] = sam.Context.Info.Name, ["motion"] = flow ? "optical flow" : "none", ["frames"] = n,
+                    ["device"] = sam.Context.Info.Name, ["motion"] = flow ? "optical flow" : "none",
                     ["boundary_tolerance_px"] = results[0].BoundaryTolerance,
                     ["convention"] = "means over all frames incl. the prompted first; on a frame without the object J=F=1 for an empty mask, else 0",
                     ["mean_jf"] = Math.Round(results.Average(s => s.JF), 4),
                     ["sequences"] = new JsonArray(results.Select(s => (JsonNode)new JsonObject
                     {
-                        ["name"] = s.Name, ["description"] = s.Description, ["j"] = Math.Round(s.J, 4), ["f"] = Math.Round(s.F, 4),
-                        ["jf"] = Math.Round(s.JF, 4), ["fps"] = Math.Round(s.Fps, 3),
+                        ["name"] = s.Name, ["set"] = TrackingSequence.Get(s.Name).Set.ToString(), ["description"] = s.Description,
+                        ["j"] = Math.Round(s.J, 4), ["f"] = Math.Round(s.F, 4),
+                        ["jf"] = Math.Round(s.JF, 4), ["fps"] = Math.Round(s.Fps, 3), ["update_ms"] = Math.Round(s.UpdateMs, 1),
                         ["frames"] = new JsonArray(s.Frames.Select(f => (JsonNode)new JsonObject
                         {
                             ["frame"] = f.Frame, ["present"] = f.Present, ["state"] = f.State == TrackState.Tracked ? "tracked" : "lost",
                             ["j"] = Math.Round(f.J, 4), ["f"] = Math.Round(f.F, 4), ["predicted_iou"] = Math.Round(f.Score, 4),
                             ["similarity"] = Math.Round(f.Similarity, 4), ["track_ms"] = Math.Round(f.TrackMs, 1),
+                            ["update_ms"] = Math.Round(f.UpdateMs, 1),
                         }).ToArray()),
                     }).ToArray()),
                 };
@@ -90,24 +104,37 @@ internal static class EvalCommand
         return cmd;
     }
 
+    private static IEnumerable<TrackingSequence> Sequences(string name) => name switch
+    {
+        "original" => TrackingSequence.All,
+        "tuning" => TrackingSequence.Hard.Where(s => s.Set == SequenceSet.Tuning),
+        "heldout" => TrackingSequence.Hard.Where(s => s.Set == SequenceSet.HeldOut),
+        "hard" => TrackingSequence.Hard,
+        "every" => TrackingSequence.Every,
+        _ => [Sequence(name)],
+    };
+
     private static TrackingSequence Sequence(string name)
     {
         try { return TrackingSequence.Get(name); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
-    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow, int frames)
+    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow)
     {
-        Console.WriteLine($"tracking benchmark: {frames} frames per sequence, motion {(flow ? "optical flow" : "none")}, "
-                          + $"F tolerance {results[0].BoundaryTolerance} px (0.008 of the diagonal)");
-        Console.WriteLine($"{"sequence",-10} {"J",6} {"F",6} {"J&F",6} {"fps",6}  frames absent / lost");
+        Console.WriteLine($"tracking benchmark: motion {(flow ? "optical flow" : "none")}, "
+                          + $"F tolerance 0.008 of the diagonal; update = tracker time after the encoder, ms per frame");
+        Console.WriteLine($"{"sequence",-13} {"set",-8} {"frames",6} {"J",6} {"F",6} {"J&F",6} {"fps",6} {"update",7}  frames absent / lost");
         foreach (var s in results)
         {
             string Frames(Func<FrameScore, bool> pick) =>
                 s.Frames.Where(pick).Select(f => f.Frame.ToString()).DefaultIfEmpty("-").Aggregate((a, b) => a + "," + b);
-            Console.WriteLine($"{s.Name,-10} {s.J,6:F3} {s.F,6:F3} {s.JF,6:F3} {s.Fps,6:F3}  {Frames(f => !f.Present)} / {Frames(f => f.State == TrackState.Lost)}");
+            Console.WriteLine($"{s.Name,-13} {TrackingSequence.Get(s.Name).Set,-8} {s.Frames.Count,6} {s.J,6:F3} {s.F,6:F3} {s.JF,6:F3} {s.Fps,6:F3} "
+                              + $"{s.UpdateMs,7:F0}  {Frames(f => !f.Present)} / {Frames(f => f.State == TrackState.Lost)}");
         }
-        Console.WriteLine($"{"mean",-10} {results.Average(s => s.J),6:F3} {results.Average(s => s.F),6:F3} {results.Average(s => s.JF),6:F3} "
-                          + $"{results.Sum(s => s.Frames.Count) / results.Sum(s => s.Frames.Count / s.Fps),6:F3}");
+        foreach (var part in results.GroupBy(s => TrackingSequence.Get(s.Name).Set))
+            Console.WriteLine($"{"mean",-13} {part.Key,-8} {part.Sum(s => s.Frames.Count),6} {part.Average(s => s.J),6:F3} {part.Average(s => s.F),6:F3} "
+                              + $"{part.Average(s => s.JF),6:F3} {part.Sum(s => s.Frames.Count) / part.Sum(s => s.Frames.Count / s.Fps),6:F3} "
+                              + $"{part.Average(s => s.UpdateMs),7:F0}  min J&F {part.Min(s => s.JF):F3}");
     }
 }

@@ -175,6 +175,24 @@ public sealed class SamModel : IDisposable
 
     internal void ImageReady(ImageEmbedding image) => _current = image;
 
+    /// <summary>Storage type of this model's embeddings (fp16 with <see cref="GpuOptions.Fp16Storage"/> where supported).</summary>
+    public DataType EmbeddingType => _type;
+
+    /// <summary>Sets the current image from an embedding this model's encoder computed earlier for a
+    /// <paramref name="width"/>x<paramref name="height"/> image (<see cref="Embedding"/> read back): the decoder then
+    /// works as after <see cref="SetImage(ReadOnlySpan{byte}, int, int, int, PixelFormat)"/> without the encoder pass.
+    /// An evaluation that replays the same frames under different tracker settings needs the encoder only once.</summary>
+    public void SetEmbedding(ReadOnlySpan<float> embedding, int width, int height)
+    {
+        Limits.CheckImageSize(width, height);
+        var e = OwnImage(width, height);
+        e.Tensor.Write(embedding);
+        e.Width = width;
+        e.Height = height;
+        _current = e;
+        LastEncoderTime = TimeSpan.Zero;
+    }
+
     private ImageEmbedding OwnImage(int width, int height)
     {
         // Invalid until the encoder has run: a failed encode leaves no current image rather than a stale one.

@@ -1,0 +1,70 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using SamRealtime.Model;
+using SamRealtime.Vulkan;
+
+namespace SamRealtime.Capture.Benchmark;
+
+/// <summary>
+/// Image embeddings on disk for the evaluation: the encoder's output depends only on the frame's pixels and the model,
+/// not on the tracker, so replaying the benchmark under other tracker settings (an ablation) needs the encoder once per
+/// frame, ever. An entry is keyed by a SHA-256 of the model (encoder weights, storage type, device) and the frame's
+/// size and pixels, and holds exactly the values the encoder wrote (fp16 storage is kept as fp16, fp32 as fp32), so a
+/// hit sets the same embedding the encoder would compute for those bytes. Tests do not use it: they run the encoder.
+/// </summary>
+public sealed class EmbeddingCache
+{
+    private readonly string _dir;
+    private readonly string _modelKey;
+
+    public int Hits { get; private set; }
+    public int Misses { get; private set; }
+
+    /// <param name="dir">Folder of the entries (created when missing); keep it out of version control.</param>
+    /// <param name="modelDir">The model directory <paramref name="model"/> was loaded from: its encoder file is hashed.</param>
+    public EmbeddingCache(string dir, string modelDir, SamModel model)
+    {
+        _dir = dir;
+        Directory.CreateDirectory(dir);
+        using var sha = SHA256.Create();
+        using (var f = File.OpenRead(Path.Combine(modelDir, "encoder.onnx"))) sha.ComputeHash(f);
+        _modelKey = Convert.ToHexString(sha.Hash!) + "|" + model.EmbeddingType + "|" + model.Context.Info.Name;
+    }
+
+    /// <summary>Sets <paramref name="image"/> on <paramref name="model"/>: from the cache when this frame was encoded
+    /// before, else with the encoder, storing the result.</summary>
+    public void SetImage(SamModel model, RgbaImage image)
+    {
+        var path = PathOf(image);
+        bool half = model.EmbeddingType == DataType.F16;
+        const long n = 256L * 64 * 64;
+        if (File.Exists(path) && new FileInfo(path).Length == n * (half ? 2 : 4))
+        {
+            var bytes = File.ReadAllBytes(path);
+            var values = half ? Array.ConvertAll(MemoryMarshal.Cast<byte, Half>(bytes).ToArray(), h => (float)h)
+                              : MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+            model.SetEmbedding(values, image.Width, image.Height);
+            Hits++;
+            return;
+        }
+        model.SetImage(image.Pixels, image.Width, image.Height, image.Stride);
+        var e = model.Embedding.Read();
+        byte[] data = half ? MemoryMarshal.AsBytes(Array.ConvertAll(e, v => (Half)v).AsSpan()).ToArray()
+                           : MemoryMarshal.AsBytes(e.AsSpan()).ToArray();
+        // Written whole then renamed: an interrupted run leaves no truncated entry behind.
+        var tmp = path + "." + Environment.ProcessId + ".tmp";
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(tmp, data);
+        File.Move(tmp, path, overwrite: true);
+        Misses++;
+    }
+
+    private string PathOf(RgbaImage image)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{_modelKey}|{image.Width}x{image.Height}x{image.Stride}|"));
+        sha.AppendData(image.Pixels);
+        var key = Convert.ToHexString(sha.GetHashAndReset()).ToLowerInvariant();
+        return Path.Combine(_dir, key[..2], key + ".bin");
+    }
+}
