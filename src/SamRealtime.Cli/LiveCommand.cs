@@ -42,11 +42,13 @@ internal static class LiveCommand
             if (OperatingSystem.IsLinux() && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("DISPLAY"))
                                           && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("WAYLAND_DISPLAY")))
                 throw new UsageException("no display for the window (DISPLAY is not set); headless, run it under xvfb-run -a");
+            // 's' writes here mid-session: a bad place is refused now, not after the model loaded and a click was made.
+            var saveDir = Outputs.Directory(r.GetValue(outDir)!, "--out");
             var modelDir = models.Directory(r);
             Console.WriteLine($"loading the model from {modelDir}...");
             using var sam = models.Load(r);
             using var motion = new OpticalFlowMotion();
-            var session = new LiveSession(sam, new LiveOptions { OutDir = r.GetValue(outDir)!, DisplayScale = r.GetValue(scale) }, motion)
+            var session = new LiveSession(sam, new LiveOptions { OutDir = saveDir, DisplayScale = r.GetValue(scale) }, motion)
             {
                 Log = line => Console.WriteLine(line),
             };
