@@ -179,7 +179,7 @@ public sealed class LiveCommandTests(ITestOutputHelper output) : IDisposable
         { ["--video", "/no/such/video.avi", "--script", "/no/such/script.txt"], "script not found: /no/such/script.txt" },
         { ["--video", "/no/such/video.avi", "--script", "BAD"], "line 2: unknown event 'clack'" },
         { ["--video", "TRUCK", "--max-frames", "0"], "--max-frames must be at least 1" },
-        { ["--video", "TRUCK", "--model", "/no/such/models"], "model directory not found: /no/such/models" },
+        { ["--video", "TRUCK", "--model", "/no/such/models"], "model directory /no/such/models (from --model) has no encoder.onnx" },
     };
 
     [Theory]
