@@ -185,6 +185,10 @@ public sealed class SamModel : IDisposable
     public void SetEmbedding(ReadOnlySpan<float> embedding, int width, int height)
     {
         Limits.CheckImageSize(width, height);
+        const int values = 256 * 64 * 64;
+        // Checked before the current image is given up: a wrong call leaves the model as it was.
+        if (embedding.Length != values)
+            throw new ArgumentException($"Embedding has {embedding.Length} values, expected {values} (256x64x64).");
         var e = OwnImage(width, height);
         e.Tensor.Write(embedding);
         e.Width = width;

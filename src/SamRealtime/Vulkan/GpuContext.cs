@@ -611,14 +611,22 @@ public sealed unsafe class GpuContext : IDisposable
         }
     }
 
+    /// <summary>Bytes the driver would hand back for the pipeline cache now (0 when it cannot say).</summary>
+    internal long PipelineCacheDataSize()
+    {
+        nuint size = 0;
+        if (PipelineCache.Handle == 0 || Vk.GetPipelineCacheData(Device, PipelineCache, &size, null) != Result.Success) return 0;
+        return (long)size;
+    }
+
     private void SavePipelineCache()
     {
-        if (_pipelineCachePath is null || PipelineCache.Handle == 0) return;
-        nuint size = 0;
+        if (_pipelineCachePath is null) return;
         // Only the header (16 + 16 bytes in Vulkan's version-one layout) means the driver keeps nothing in this cache:
         // lavapipe compiles on a pipeline's first dispatch and caches in Mesa's own disk cache. No file then, so
         // none suggests a warm start that will not happen; drivers that do fill it (NVIDIA) get it written.
-        if (Vk.GetPipelineCacheData(Device, PipelineCache, &size, null) != Result.Success || size <= 32) return;
+        nuint size = (nuint)PipelineCacheDataSize();
+        if (size <= 32) return;
         var bytes = new byte[size];
         fixed (byte* b = bytes)
             if (Vk.GetPipelineCacheData(Device, PipelineCache, &size, b) != Result.Success) return;

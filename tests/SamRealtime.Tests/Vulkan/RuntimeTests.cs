@@ -91,11 +91,13 @@ public sealed class RuntimeTests(GpuFixture fixture) : GpuTest(fixture)
     }
 
     [Fact]
-    public void PipelineCacheIsSavedPerDeviceUuid()
+    public void PipelineCacheIsSavedPerDeviceUuidWhenTheDriverFillsIt()
     {
         var dir = Path.Combine(Path.GetTempPath(), "samrt-cache-" + Guid.NewGuid().ToString("N"));
+        var name = $"pipelines-{Convert.ToHexString(Ctx.Info.PipelineCacheUuid)}.bin";
         try
         {
+            long cached;
             using (var ctx = new GpuContext(new GpuOptions { PipelineCacheDirectory = dir }))
             {
                 using var a = ctx.Upload([1f, 2f, 3f, 4f], [2, 2]);
@@ -103,16 +105,21 @@ public sealed class RuntimeTests(GpuFixture fixture) : GpuTest(fixture)
                 using var cs = ctx.BeginCommands();
                 new Gemm(ctx).Record(cs, 2, 2, 2, StridedView.RowMajor(a, 2, 2), StridedView.RowMajor(a, 2, 2), StridedView.RowMajor(c, 2, 2));
                 cs.Submit();
+                cached = ctx.PipelineCacheDataSize();
             }
-            var file = Assert.Single(Directory.GetFiles(dir));
-            Assert.Contains(Convert.ToHexString(Ctx.Info.PipelineCacheUuid), file);
-            // A corrupt cache file must not break start-up.
-            File.WriteAllBytes(file, [1, 2, 3]);
+            var files = Directory.Exists(dir) ? Directory.GetFiles(dir) : [];
+            // A driver that fills its cache gets one file named by its pipelineCacheUUID; one that keeps only the
+            // 32-byte header (lavapipe, which caches in Mesa's disk cache instead) gets none.
+            if (cached > 32) Assert.Equal(name, Path.GetFileName(Assert.Single(files)));
+            else Assert.Empty(files);
+            // A corrupt cache file under the device's name must not break start-up.
+            Directory.CreateDirectory(dir);
+            File.WriteAllBytes(Path.Combine(dir, name), [1, 2, 3]);
             using var again = new GpuContext(new GpuOptions { PipelineCacheDirectory = dir });
         }
         finally
         {
-            Directory.Delete(dir, true);
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
         }
     }
 
