@@ -104,11 +104,10 @@ public sealed record MaskGeneratorStats(
 /// <para>The decoder runs over the grid in batches that share the image embedding; per batch, a reduction kernel
 /// (<see cref="MaskStats"/>) measures every candidate's 256×256 logits over the crop's valid region (areas above
 /// ±offset for the stability score, area and box above 0), and only those integers come back. The IoU and stability
-/// filters, the crop-edge test and NMS then run on the CPU on those numbers, and only the survivors' logits are read
-/// and upsampled to the crop. On the upsampled masks the official definitions are applied once more (stability,
-/// box, crop edge), so the reported values are exactly the official ones for the masks returned; what can differ from
-/// the official generator is only a borderline mask whose low-resolution and full-resolution stability fall on
-/// different sides of the threshold, or whose NMS decision flips with a box a few pixels off.</para>
+/// filters run on the CPU on those numbers, and only the survivors' logits are read and upsampled to the crop, where
+/// the official definitions decide (stability, box, crop edge) before NMS on the exact boxes, as officially; only the
+/// NMS winners' masks are read back. What can differ from the official generator is only a borderline mask whose
+/// low-resolution stability fails the pre-filter while its full-resolution one would pass.</para>
 /// </summary>
 public sealed class AutomaticMaskGenerator
 {
@@ -287,13 +286,20 @@ public sealed class AutomaticMaskGenerator
         }
         afterFilter += survivors.Count;
 
+        // The official order: stability, box and crop-edge test on the upsampled masks, then NMS on those boxes. A
+        // low-resolution NMS would let a mask that fails at full resolution suppress one that passes, so every
+        // survivor is measured upsampled first (numbers only), and only the NMS winners' masks are read back.
+        var up = Stopwatch.StartNew();
+        var exact = Upsample(survivors, crop, rh, rw, width, height, readMasks: false);
+        t.Upsample += up.Elapsed;
+
         var nmsTime = Stopwatch.StartNew();
-        var keep = MaskPostprocess.Nms(survivors.Select(c => c.Box).ToArray(), survivors.Select(c => c.Iou).ToArray(), o.BoxNmsThresh);
-        var chosen = keep.Select(i => survivors[i]).ToList();
+        var keep = MaskPostprocess.Nms(exact.Select(c => c.Box).ToArray(), exact.Select(c => c.Iou).ToArray(), o.BoxNmsThresh);
+        var chosen = keep.Select(i => exact[i]).ToList();
         t.Nms += nmsTime.Elapsed;
 
-        var up = Stopwatch.StartNew();
-        var result = Upsample(chosen, crop, rh, rw, width, height);
+        up.Restart();
+        var result = Upsample(chosen, crop, rh, rw, width, height, readMasks: true);
         t.Upsample += up.Elapsed;
         return (result, chosen.Count);
     }
@@ -319,8 +325,10 @@ public sealed class AutomaticMaskGenerator
 
     /// <summary>Upsamples the chosen masks' logits to the crop as SAM's postprocess_masks does (256 → 1024 bilinear, the
     /// resized image's region, bilinear to the crop size), measures them with the official definitions on the GPU and
-    /// reads back 8-bit masks. Masks that fail the stability or crop-edge test at full resolution are dropped.</summary>
-    private List<Candidate> Upsample(List<Candidate> chosen, (int X0, int Y0, int X1, int Y1, int Layer) crop, int rh, int rw, int width, int height)
+    /// reads back 8-bit masks (<paramref name="readMasks"/>; else only the numbers, and the logits are kept for a later
+    /// pass). Masks that fail the stability or crop-edge test at full resolution are dropped.</summary>
+    private List<Candidate> Upsample(List<Candidate> chosen, (int X0, int Y0, int X1, int Y1, int Layer) crop, int rh, int rw, int width, int height,
+                                     bool readMasks)
     {
         var o = Options;
         var ctx = _model.Context;
@@ -352,7 +360,7 @@ public sealed class AutomaticMaskGenerator
                 k.Resize.Record(cs, src, mid, count, LowRes, LowRes, LowRes, LowRes, 1024, 1024);
                 k.Resize.Record(cs, mid, dst, count, 1024, 1024, rh, rw, ch, cw);
                 k.MaskStats.Record(cs, dst, stats, count, ch, cw, cw, pixels, 0f, o.StabilityScoreOffset);
-                k.MaskStats.Binarize(cs, dst, packed, count, pixels);
+                if (readMasks) k.MaskStats.Binarize(cs, dst, packed, count, pixels);
                 cs.Submit();
             }
             stats.Read(MemoryMarshal.AsBytes(raw.AsSpan(0, count * MaskStats.Fields)));
@@ -360,19 +368,20 @@ public sealed class AutomaticMaskGenerator
             for (int i = 0; i < count; i++)
             {
                 var c = chosen[start + i];
-                c.Logits = null;
+                if (readMasks) c.Logits = null;
                 var s = planeStats[i];
                 if (s.Area == 0) continue;
                 if (o.StabilityScoreThresh > 0 && !(s.Stability >= o.StabilityScoreThresh)) continue;
                 var box = new PixelBox(s.X0, s.Y0, s.X1, s.Y1).Offset(crop.X0, crop.Y0);
                 if (MaskPostprocess.NearCropEdge(box, cropBox, width, height)) continue;
+                c.Box = box;
+                c.Stability = s.Stability;
+                result.Add(c);
+                if (!readMasks) continue;
                 packed.Read(bytes, (ulong)i * (ulong)words);
                 var mask = new byte[width * height];
                 for (int y = 0; y < ch; y++) bytes.AsSpan(y * cw, cw).CopyTo(mask.AsSpan((crop.Y0 + y) * width + crop.X0));
                 c.Mask = mask;
-                c.Box = box;
-                c.Stability = s.Stability;
-                result.Add(c);
             }
         }
         return result;
