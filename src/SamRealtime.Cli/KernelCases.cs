@@ -97,11 +97,6 @@ internal static class KernelCases
             yield return new KernelCase("elementwise", $"add+GELU {n}", 0, 12.0 * n, cs => ew.AddActivate(cs, a, b, y, Activation.Gelu, n), [a, b, y]);
         }
         {
-            var x = Rand(ctx, 128 * 128, 128); var w = ctx.CreateTensor([(int)Window.PartitionedLength(1, 128, 128, 128, 7)]);
-            var win = new Window(ctx);
-            yield return new KernelCase("window", "partition 128x128x128 ws7", 0, 4.0 * (x.Length + w.Length), cs => win.Partition(cs, x, w, 1, 128, 128, 128, 7), [x, w]);
-        }
-        {
             var x = Rand(ctx, 4096, 256); var y = ctx.CreateTensor([256, 4096]);
             var p = new Permute(ctx);
             yield return new KernelCase("permute", "4096x256", 0, 8.0 * x.Length, cs => p.Transpose(cs, x, y, 1, 4096, 256), [x, y]);

@@ -13,7 +13,6 @@ public sealed class KernelSet(GpuContext ctx)
     public LayerNorm LayerNorm { get; } = new(ctx);
     public LayerNorm2d LayerNorm2d { get; } = new(ctx);
     public Elementwise Elementwise { get; } = new(ctx);
-    public Window Window { get; } = new(ctx);
     public Permute Permute { get; } = new(ctx);
     public Conv2d Conv2d { get; } = new(ctx);
     public DepthwiseConv DepthwiseConv { get; } = new(ctx);

@@ -97,54 +97,6 @@ public sealed class LayoutTests(GpuFixture fixture) : GpuTest(fixture)
         Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"window-scatter gemm {h}x{w}x{c} ws{ws}");
     }
 
-    public static TheoryData<int, int, int, int, int, bool> WindowCases() => new()
-    {
-        // batch, h, w, channels, ws, fp16
-        { 1, 64, 64, 128, 7, false },   // pads to 70
-        { 1, 32, 32, 160, 14, false },  // pads to 42
-        { 1, 16, 16, 320, 7, false },   // pads to 21
-        { 1, 64, 64, 64, 7, false },
-        { 2, 9, 11, 3, 4, false },      // odd channels (scalar path), h != w, batch 2
-        { 1, 5, 5, 1, 7, false },       // map smaller than one window
-        { 1, 14, 14, 257, 7, false },   // exact multiple, odd channels
-        { 1, 32, 32, 160, 14, true },
-        { 1, 10, 13, 5, 3, true },
-    };
-
-    [Theory]
-    [MemberData(nameof(WindowCases))]
-    public void PartitionAndUnpartition(int b, int h, int w, int c, int ws, bool fp16)
-    {
-        var type = fp16 ? DataType.F16 : DataType.F32;
-        var x = Reference.Random(b * h * w * c, h * w + c, 3f);
-        var r = Reference.Random(b * h * w * c, h * w + c + 1, 3f);
-        if (fp16) { x = Reference.ToHalf(x); r = Reference.ToHalf(r); }
-        var want = PartitionRef(x, b, h, w, c, ws);
-        Assert.Equal(want.Length, Window.PartitionedLength(b, h, w, c, ws));
-
-        using var tx = Ctx.Upload(x, [b, h, w, c], type, "x");
-        using var tr = Ctx.Upload(r, [b, h, w, c], type, "residual");
-        using var tp = Ctx.CreateTensor([want.Length], type, "windows");
-        // Poison the padding so the test sees whether zeros are really written.
-        tp.Write(Enumerable.Repeat(7f, want.Length).ToArray());
-        using var tu = Ctx.CreateTensor([b, h, w, c], type, "back");
-        using var tur = Ctx.CreateTensor([b, h, w, c], type, "back+res");
-        var win = new Window(Ctx);
-        using (var cs = Ctx.BeginCommands())
-        {
-            win.Partition(cs, tx, tp, b, h, w, c, ws);
-            win.Unpartition(cs, tp, tu, b, h, w, c, ws);
-            win.Unpartition(cs, tp, tur, b, h, w, c, ws, tr);
-            cs.Submit();
-        }
-        Assert.Equal(want, tp.Read());
-        Assert.Equal(x, tu.Read());
-        var sum = new double[x.Length];
-        for (int i = 0; i < x.Length; i++) sum[i] = (double)x[i] + r[i];
-        double tol = fp16 ? 2e-3 : 1e-6;
-        Reference.AssertClose(sum, tur.Read(), tol, tol, $"unpartition+residual {b}x{h}x{w}x{c} ws {ws} {type}");
-    }
-
     public static TheoryData<int, int, int, bool> TransposeCases() => new()
     {
         // batch, rows, cols, fp16
@@ -185,16 +137,9 @@ public sealed class LayoutTests(GpuFixture fixture) : GpuTest(fixture)
     public void RejectsBadShapes()
     {
         using var x = Ctx.CreateTensor([1, 8, 8, 4]);
-        using var small = Ctx.CreateTensor([1, 8, 8, 4]);   // partition of 8x8 with ws 7 needs 14x14x4
+        using var small = Ctx.CreateTensor([1, 8, 8, 4]);
         using var h = Ctx.CreateTensor([1, 8, 8, 4], DataType.F16);
         using var cs = Ctx.BeginCommands();
-        var win = new Window(Ctx);
-        var e = Assert.Throws<ShapeException>(() => win.Partition(cs, x, small, 1, 8, 8, 4, 7));
-        Assert.Contains("window.partition", e.Message);
-        Assert.Contains("[1x8x8x4]", e.Message);
-        Assert.Throws<ShapeException>(() => win.Partition(cs, x, x, 1, 8, 8, 4, 4));
-        Assert.Throws<ShapeException>(() => win.Partition(cs, x, small, 1, 8, 8, 4, 0));
-        Assert.Throws<ShapeException>(() => win.Unpartition(cs, x, small, 1, 8, 8, 4, 4, h));
         var perm = new Permute(Ctx);
         Assert.Throws<ShapeException>(() => perm.Transpose(cs, x, small, 1, 16, 17));
         Assert.Throws<ShapeException>(() => perm.Transpose(cs, x, h, 1, 16, 16));
