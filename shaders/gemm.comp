@@ -28,7 +28,11 @@ layout(push_constant) uniform P {
     float alpha;
     int winH, winW, ws;   // ws > 0: row m of the result is row window_row(m) of C and R, padding rows dropped
     int convH, convW, convCin4, convOW, convPad;   // gemm_texel's implicit convolution only; unused here
+    int d2sW, d2sC;       // d2sC > 0: depth-to-space scatter (gemm_epilogue.glsl)
+    int biasBatch;        // bias offset per batch entry (0: one bias for all)
 } p;
+
+#include "gemm_epilogue.glsl"
 
 void main()
 {
@@ -62,18 +66,11 @@ void main()
     {
         int m = m0 + i;
         if (m >= p.M) break;
-        int row = p.ws > 0 ? window_row(m, p.winH, p.winW, p.ws) : m;
-        if (row < 0) continue;
         for (int j = 0; j < TN; j++)
         {
             int n = n0 + j;
             if (n >= p.N) break;
-            float v = p.alpha * acc[i][j];
-            if (p.biasMode == 1) v += LD(bias[n]);
-            else if (p.biasMode == 2) v += LD(bias[m]);
-            float res = p.hasResidual != 0 ? LD(r[p.rOff + batch * p.rBatch + row * p.cM + n * p.cN]) : 0.0;
-            v = p.hasResidual == 2 ? activate(v + res, p.act) : activate(v, p.act) + res;
-            c[p.cOff + batch * p.cBatch + row * p.cM + n * p.cN] = ST(v);
+            store_result(batch, m, n, acc[i][j]);
         }
     }
 }

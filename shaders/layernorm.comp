@@ -1,5 +1,5 @@
 #version 450
-// LayerNorm over the last dim of a [rows, C] token matrix, optionally gathering the rows out of TinyViT windows: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+// LayerNorm over the last dim of a [rows, C] token matrix, optionally gathering the rows out of TinyViT windows: y = act((x - mean) / sqrt(var + eps) * gamma + beta).
 // One invocation per row, two passes (mean, then the sum of squared deviations) so a large common offset
 // (e.g. 1000 + noise) does not cancel the variance away as E[x²] - E[x]² would. Both passes work on x - K with
 // K = the row's first value: x - K is exact for nearby values, and the mean is kept as K + m with m small, because
@@ -30,6 +30,7 @@ layout(push_constant) uniform P {
     uint C;
     float eps;
     int H, W, ws;   // ws > 0: output row r is a window-partitioned row, read from token window_row(r) of an [H, W] map
+    int act;        // activation applied to the normalised value (ACT_* in common.glsl)
 } p;
 
 void main()
@@ -63,7 +64,11 @@ void main()
         for (uint j = 0u; j < c4; j++) { vec4 d = (vec4(x4[base + j]) - K) - m; q = fma(d, d, q); }
         float rstd = inversesqrt((q.x + q.y + q.z + q.w) * invC + p.eps);
         for (uint j = 0u; j < c4; j++)
-            y4[out4 + j] = STORE_V4(((vec4(x4[base + j]) - K) - m) * rstd * vec4(gamma4[j]) + vec4(beta4[j]));
+        {
+            vec4 v = ((vec4(x4[base + j]) - K) - m) * rstd * vec4(gamma4[j]) + vec4(beta4[j]);
+            if (p.act != 0) v = vec4(activate(v.x, p.act), activate(v.y, p.act), activate(v.z, p.act), activate(v.w, p.act));
+            y4[out4 + j] = STORE_V4(v);
+        }
         return;
     }
 
@@ -76,5 +81,5 @@ void main()
     for (uint j = 0u; j < p.C; j++) { float d = (LD(x[base + j]) - K) - m; q = fma(d, d, q); }
     float rstd = inversesqrt(q * invC + p.eps);
     for (uint j = 0u; j < p.C; j++)
-        y[outBase + j] = ST(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]));
+        y[outBase + j] = ST(activate(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]), p.act));
 }

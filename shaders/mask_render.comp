@@ -8,7 +8,14 @@
 // One plane per output is the plain "threshold at 0" of a single prediction.
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 
+#ifdef TEXEL
+// The same [planes, 256, 256] logits as an RGBA32F uniform texel buffer (lavapipe's fast path for divergent reads).
+layout(binding = 0) uniform samplerBuffer logitsTex;
+float logit(int i) { return texelFetch(logitsTex, i >> 2)[i & 3]; }
+#else
 layout(std430, binding = 0) readonly buffer Logits { float logits[]; };   // [planes, 256, 256]
+float logit(int i) { return logits[i]; }
+#endif
 layout(std430, binding = 1) readonly buffer Labels { float labels[]; };   // [planes] 1..255; not read when binary
 layout(std430, binding = 2) readonly buffer Scores { float scores[]; };   // [planes] predicted IoU
 layout(std430, binding = 3) writeonly buffer Out { uint packed[]; };      // [outputs, words]
@@ -42,8 +49,8 @@ float up(int base, int r, int c)
     taps(float(r), 0.25, LOW, y0, ly);
     taps(float(c), 0.25, LOW, x0, lx);
     int y1 = min(y0 + 1, LOW - 1), x1 = min(x0 + 1, LOW - 1);
-    float top = (1.0 - lx) * logits[base + y0 * LOW + x0] + lx * logits[base + y0 * LOW + x1];
-    float bottom = (1.0 - lx) * logits[base + y1 * LOW + x0] + lx * logits[base + y1 * LOW + x1];
+    float top = (1.0 - lx) * logit(base + y0 * LOW + x0) + lx * logit(base + y0 * LOW + x1);
+    float bottom = (1.0 - lx) * logit(base + y1 * LOW + x0) + lx * logit(base + y1 * LOW + x1);
     return (1.0 - ly) * top + ly * bottom;
 }
 

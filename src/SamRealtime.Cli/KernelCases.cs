@@ -118,7 +118,7 @@ internal static class KernelCases
                 cs => conv.Record(cs, x, w, b, y, 1, cin, size, size, cout, k, k, stride, k / 2, groups), [x, w, b, y]);
         }
         {
-            var x = Rand(ctx, 1, 256, 64, 64); var w = Rand(ctx, 256, 64, 2, 2); var b = Rand(ctx, 64); var y = ctx.CreateTensor([1, 64, 128, 128]);
+            var x = Rand(ctx, 1, 64 * 64, 256); var w = Rand(ctx, 256, 4 * 64); var b = Rand(ctx, 64); var y = ctx.CreateTensor([1, 128 * 128, 64]);
             var ct = new ConvTranspose2d(ctx);
             yield return new KernelCase("conv_transpose2x2", "256->64 64x64", 2.0 * 256 * 64 * 4 * 4096, 0,
                 cs => ct.Record(cs, x, w, b, y, 1, 256, 64, 64, 64), [x, w, b, y]);

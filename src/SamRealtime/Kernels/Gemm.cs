@@ -35,6 +35,8 @@ public sealed class Gemm
         public float Alpha;
         public int WinH, WinW, Ws;
         public int ConvH, ConvW, ConvCin4, ConvOW, ConvPad;
+        public int D2sW, D2sC;
+        public int BiasBatch;
     }
 
     public Gemm(GpuContext ctx)
@@ -45,7 +47,8 @@ public sealed class Gemm
     public void Record(CommandStream cs, int m, int n, int k, StridedView a, StridedView b, StridedView c,
                        int batch = 1, GpuTensor? bias = null, BiasMode biasMode = BiasMode.None,
                        Activation act = Activation.None, StridedView? residual = null, float alpha = 1f,
-                       bool activateAfterResidual = false, WindowGrid? scatterRows = null)
+                       bool activateAfterResidual = false, WindowGrid? scatterRows = null, DepthToSpace? depthToSpace = null,
+                       int biasBatchStride = 0)
     {
         const string name = "gemm";
         if (m <= 0 || n <= 0 || k <= 0 || batch <= 0)
@@ -55,23 +58,35 @@ public sealed class Gemm
         b.Check(name, "B", batch, k, n);
         // With scatterRows, A's rows are a window-partitioned map and row m of the result lands on image token
         // window_row(m) of C (and of the residual); padding rows are dropped. That is TinyViT's unpartition + residual.
-        int cRows = m;
+        int cRows = m, cCols = n;
         if (scatterRows is WindowGrid grid)
         {
             if (grid.Rows != m)
                 throw new ShapeException($"{name}: M={m} but the {grid.H}x{grid.W} map in windows of {grid.Ws} has {grid.Rows} partitioned rows.");
             cRows = grid.H * grid.W;
         }
-        c.Check(name, "C", batch, cRows, n);
+        // With depthToSpace, row m is input pixel (y, x) and column n = (2·dy + dx)·C + co of a 2x2 stride-2
+        // transposed conv; the result lands on pixel (2y+dy, 2x+dx), channel co of C (a [2H·2W, C] map).
+        if (depthToSpace is DepthToSpace d2s)
+        {
+            if (scatterRows is not null) throw new ShapeException($"{name}: a window scatter and a depth-to-space scatter cannot be combined.");
+            if (d2s.H <= 0 || d2s.W <= 0 || d2s.C <= 0 || m != d2s.H * d2s.W || n != 4 * d2s.C)
+                throw new ShapeException($"{name}: depth-to-space of a {d2s.H}x{d2s.W} map to {d2s.C} channels needs M={d2s.H * d2s.W} and N={4 * d2s.C}, got M={m}, N={n}.");
+            cRows = 4 * m;
+            cCols = d2s.C;
+        }
+        c.Check(name, "C", batch, cRows, cCols);
         if (c.BatchStride == 0 && batch > 1)
             throw new ShapeException($"{name}: C cannot be broadcast over the batch (batch stride 0 with batch {batch}).");
         foreach (var (t, what) in new[] { (a.Tensor, "A"), (b.Tensor, "B") })
             if (t.Type != type) throw new ShapeException($"{name}: {what} is {t.Type} but C is {type}; one storage type per call.");
         if ((biasMode == BiasMode.None) != (bias is null))
             throw new ShapeException($"{name}: a bias tensor needs a bias mode and a bias mode needs a tensor.");
+        if (biasBatchStride < 0 || (biasBatchStride > 0 && bias is null))
+            throw new ShapeException($"{name}: a bias batch stride ({biasBatchStride}) needs a bias and must not be negative.");
         if (bias is not null)
         {
-            long need = biasMode == BiasMode.PerColumn ? n : m;
+            long need = (long)(batch - 1) * biasBatchStride + (biasMode == BiasMode.PerColumn ? cCols : m);
             if (bias.Length < need) throw new ShapeException($"{name}: bias {bias.ShapeText} is shorter than {need} ({biasMode}).");
             if (bias.Type != type) throw new ShapeException($"{name}: bias is {bias.Type} but C is {type}.");
         }
@@ -82,7 +97,7 @@ public sealed class Gemm
             if (r.Tensor.Type != type) throw new ShapeException($"{name}: residual is {r.Tensor.Type} but C is {type}.");
             if (r.RowStride != c.RowStride || r.ColStride != c.ColStride)
                 throw new ShapeException($"{name}: the residual must have C's row and column strides.");
-            r.Check(name, "residual", batch, cRows, n);
+            r.Check(name, "residual", batch, cRows, cCols);
         }
 
         int bMode = TexelMode(m, n, k, a, b, batch);
@@ -111,6 +126,8 @@ public sealed class Gemm
             BiasMode = (int)biasMode, Act = (int)act, HasResidual = residual is null ? 0 : activateAfterResidual ? 2 : 1,
             Alpha = alpha,
             WinH = scatterRows?.H ?? 0, WinW = scatterRows?.W ?? 0, Ws = scatterRows?.Ws ?? 0,
+            D2sW = depthToSpace?.W ?? 0, D2sC = depthToSpace?.C ?? 0,
+            BiasBatch = biasBatchStride,
         };
         var dummy = _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));

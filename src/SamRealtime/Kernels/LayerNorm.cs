@@ -4,7 +4,8 @@ using SamRealtime.Vulkan;
 namespace SamRealtime.Kernels;
 
 /// <summary>
-/// LayerNorm over the last dim of a [rows, channels] token matrix (shaders/layernorm.comp), two-pass mean/variance.
+/// LayerNorm over the last dim of a [rows, channels] token matrix (shaders/layernorm.comp), two-pass mean/variance,
+/// optionally followed by an activation (the decoder's channels-last LayerNorm2d + GELU).
 /// The output may not alias the input: the kernel re-reads the row after writing would have begun.
 /// </summary>
 public sealed class LayerNorm
@@ -19,6 +20,7 @@ public sealed class LayerNorm
         public uint Rows, C;
         public float Eps;
         public int H, W, Ws;
+        public int Act;
     }
 
     public LayerNorm(GpuContext ctx)
@@ -28,7 +30,8 @@ public sealed class LayerNorm
     }
 
     public void Record(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
-                       int rows, int channels, float eps) => Run(cs, input, output, gamma, beta, rows, channels, eps, null);
+                       int rows, int channels, float eps, Activation act = Activation.None) =>
+        Run(cs, input, output, gamma, beta, rows, channels, eps, null, act);
 
     /// <summary>LayerNorm of an [H, W, C] token map cut into windows: output [<see cref="WindowGrid.Rows"/>, C] in
     /// partition order, padding rows being LayerNorm(0) = beta. Partition and norm in one pass.</summary>
@@ -36,11 +39,11 @@ public sealed class LayerNorm
                                   WindowGrid grid, int channels, float eps)
     {
         LinearGrid.CheckLength("layernorm", "input", input, (long)grid.H * grid.W * channels, output.Type);
-        Run(cs, input, output, gamma, beta, grid.Rows, channels, eps, grid);
+        Run(cs, input, output, gamma, beta, grid.Rows, channels, eps, grid, Activation.None);
     }
 
     private void Run(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
-                     int rows, int channels, float eps, WindowGrid? grid)
+                     int rows, int channels, float eps, WindowGrid? grid, Activation act)
     {
         const string name = "layernorm";
         if (grid is { } g && (g.H <= 0 || g.W <= 0 || g.Ws <= 0))
@@ -58,7 +61,7 @@ public sealed class LayerNorm
         LinearGrid.CheckNotAliased(name, output, ("input", input), ("gamma", gamma), ("beta", beta));
 
         var kernel = _ctx.Kernel(type == DataType.F16 ? "layernorm_f16" : "layernorm", Layout, _wg);
-        var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps, H = grid?.H ?? 0, W = grid?.W ?? 0, Ws = grid?.Ws ?? 0 };
+        var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps, H = grid?.H ?? 0, W = grid?.W ?? 0, Ws = grid?.Ws ?? 0, Act = (int)act };
         cs.Dispatch(kernel, LinearGrid.Groups(_ctx, name, rows, _wg), push,
                     input.Buffer, gamma.Buffer, beta.Buffer, output.Buffer);
     }

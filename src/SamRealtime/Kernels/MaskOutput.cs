@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using SamRealtime.Model;
 using SamRealtime.Vulkan;
+using Silk.NET.Vulkan;
 
 namespace SamRealtime.Kernels;
 
@@ -19,6 +20,8 @@ public sealed class MaskOutput
     /// <summary>Floats per object written by <see cref="Stats"/>: box (4), positive cells, feature cells, 2 spare, feature (256).</summary>
     public const int StatsStride = 8 + 256;
     private static readonly KernelLayout RenderLayout = new(4, Marshal.SizeOf<RenderPush>(), [3]);
+    private static readonly KernelLayout RenderTexelLayout = new(4, Marshal.SizeOf<RenderPush>(), [3])
+        { TexelBindings = [(0, Format.R32G32B32A32Sfloat)] };
 
     [StructLayout(LayoutKind.Sequential)]
     private struct SelectPush { public int Plane, Points, Multimask; }
@@ -116,7 +119,10 @@ public sealed class MaskOutput
         int words = (int)(bytes / 4), groups = (words + wg - 1) / wg;
         int maxX = (int)_ctx.Info.MaxComputeWorkGroupCount[0];
         int gx = Math.Min(groups, maxX), gy = (groups + gx - 1) / gx;
-        var kernel = _ctx.Kernel("mask_render", RenderLayout, wg);
+        // Each pixel reads 16 logits at addresses that differ per lane: lavapipe serves those as texel fetches
+        // through its gather path and as storage loads one lane at a time, so the logits go in as texels where they can.
+        bool texel = _ctx.Info.UniformTexelRgba32F && chosen.Buffer.TexelView(Format.R32G32B32A32Sfloat) is not null;
+        var kernel = texel ? _ctx.Kernel("mask_render_texel", RenderTexelLayout, wg) : _ctx.Kernel("mask_render", RenderLayout, wg);
         cs.Dispatch(kernel, ((uint)gx, (uint)gy, (uint)outputs),
                     new RenderPush
                     {

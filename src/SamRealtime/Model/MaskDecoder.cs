@@ -21,6 +21,7 @@ public sealed class MaskDecoder : IDisposable
     private readonly GpuTensor _imagePe, _noMask;
     private readonly Dictionary<object, GpuTensor> _linearW = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<object, GpuTensor> _linearB = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, (GpuTensor W, GpuTensor B)> _stacked = [];
 
     public DataType Type => _w.Type;
 
@@ -51,6 +52,14 @@ public sealed class MaskDecoder : IDisposable
     private GpuTensor Bias(LinearWeights l)
     {
         if (!_linearB.TryGetValue(l, out var t)) _linearB[l] = t = _w.Upload(l.Bias);
+        return t;
+    }
+
+    private GpuTensor ConvTWeight(ConvTranspose2dWeights c)
+    {
+        if (!_linearW.TryGetValue(c, out var t))
+            _linearW[c] = t = _w.Upload(ConvTranspose2d.WeightAsGemm(c.Weight.Data, c.InChannels, c.OutChannels),
+                                        [c.InChannels, 4 * c.OutChannels], c.Weight.Name);
         return t;
     }
 
@@ -159,29 +168,23 @@ public sealed class MaskDecoder : IDisposable
         Attend(cs, md.FinalAttention, qf, kf, K, batch, T, Pix, false, fin, Q, "dec.final");
         var qOut = Norm(cs, md.NormFinal, fin, batch * T, "dec.qout");
 
-        // Upscale the image side to [batch, 32, 256, 256].
+        // Upscale the image side, channels-last as the token rows already are: [batch, 256², 32].
         var up = md.Upscaling;
-        var map = _w.Scratch("dec.map", batch, D, Side, Side);
-        _k.Permute.Transpose(cs, K, map, batch, Pix, D);
-        var u1 = _w.Scratch("dec.up1", batch, up.ConvT1.OutChannels, 2 * Side, 2 * Side);
-        _k.ConvTranspose2d.Record(cs, map, Param(up.ConvT1.Weight), Param(up.ConvT1.Bias), u1, batch, D, Side, Side, up.ConvT1.OutChannels);
-        var u1n = _w.Scratch("dec.up1n", batch, up.ConvT1.OutChannels, 2 * Side, 2 * Side);
-        _k.LayerNorm2d.Record(cs, u1, u1n, Param(up.Norm.Weight), Param(up.Norm.Bias), batch, up.ConvT1.OutChannels, 4 * Pix, up.Norm.Epsilon, Activation.Gelu);
-        int c2 = up.ConvT2.OutChannels;
-        var u2 = _w.Scratch("dec.up2", batch, c2, LowRes, LowRes);
-        _k.ConvTranspose2d.Record(cs, u1n, Param(up.ConvT2.Weight), Param(up.ConvT2.Bias), u2, batch, up.ConvT1.OutChannels, 2 * Side, 2 * Side, c2, Activation.Gelu);
+        int c1 = up.ConvT1.OutChannels, c2 = up.ConvT2.OutChannels;
+        var u1 = _w.Scratch("dec.up1", batch, 4 * Pix, c1);
+        _k.ConvTranspose2d.Record(cs, K, ConvTWeight(up.ConvT1), Param(up.ConvT1.Bias), u1, batch, D, Side, Side, c1);
+        var u1n = _w.Scratch("dec.up1n", batch, 4 * Pix, c1);
+        _k.LayerNorm.Record(cs, u1, u1n, Param(up.Norm.Weight), Param(up.Norm.Bias), batch * 4 * Pix, c1, up.Norm.Epsilon, Activation.Gelu);
+        var u2 = _w.Scratch("dec.up2", batch, LowRes * LowRes, c2);
+        _k.ConvTranspose2d.Record(cs, u1n, ConvTWeight(up.ConvT2), Param(up.ConvT2.Bias), u2, batch, c1, 2 * Side, 2 * Side, c2, Activation.Gelu);
 
-        // Hypernetworks: one MLP per mask token → [batch, 4, 32].
         var hyper = _w.Scratch("dec.hyper", batch, 4, c2);
-        for (int i = 0; i < 4; i++)
-            Mlp(cs, md.Hypernetworks[i], new StridedView(qOut, (1 + i) * D, 0, T * D, 1), batch,
-                new StridedView(hyper, i * c2, 0, 4 * c2, 1), $"dec.hyper{i}");
-        var logits = _w.Scratch("dec.masks", batch, 4, LowRes, LowRes);
-        _k.Gemm.Record(cs, 4, LowRes * LowRes, c2, StridedView.RowMajor(hyper, 4, c2), StridedView.RowMajor(u2, c2, LowRes * LowRes),
-                       StridedView.RowMajor(logits, 4, LowRes * LowRes), batch);
-
         var iou = _w.Scratch("dec.iou", batch, 4);
-        Mlp(cs, md.IouHead, new StridedView(qOut, 0, 0, T * D, 1), batch, StridedView.RowMajor(iou, batch, 4, 0, 0), "dec.iouhead");
+        Heads(cs, qOut, batch, T, hyper, iou);
+        var logits = _w.Scratch("dec.masks", batch, 4, LowRes, LowRes);
+        // masks = hyper · u2ᵀ: u2's pixel rows read as B's columns (contiguous along K).
+        _k.Gemm.Record(cs, 4, LowRes * LowRes, c2, StridedView.RowMajor(hyper, 4, c2), new StridedView(u2, 0, LowRes * LowRes * c2, 1, c2),
+                       StridedView.RowMajor(logits, 4, LowRes * LowRes), batch);
         return new Outputs(logits, iou, batch);
     }
 
@@ -207,7 +210,7 @@ public sealed class MaskDecoder : IDisposable
         int fin = md.FinalAttention.InternalDim;
         n += 3 * T * D + 2 * T * fin + (long)Pix * D + 2L * Pix * fin;
         var up = md.Upscaling;
-        n += (long)Pix * D + 2L * up.ConvT1.OutChannels * 4 * Pix + (long)up.ConvT2.OutChannels * LowRes * LowRes;
+        n += 2L * up.ConvT1.OutChannels * 4 * Pix + (long)up.ConvT2.OutChannels * LowRes * LowRes;
         n += 4L * up.ConvT2.OutChannels + 4L * LowRes * LowRes + 4;
         foreach (var h in md.Hypernetworks) n += h.Layers.Take(h.Layers.Count - 1).Sum(l => (long)l.OutFeatures);
         n += md.IouHead.Layers.Take(md.IouHead.Layers.Count - 1).Sum(l => (long)l.OutFeatures);
@@ -276,18 +279,47 @@ public sealed class MaskDecoder : IDisposable
                        1, Bias(l), BiasMode.PerColumn, act, residual is null ? null : StridedView.RowMajor(residual, rows, l.OutFeatures));
     }
 
-    private void Mlp(CommandStream cs, MlpWeights mlp, StridedView input, int rows, StridedView output, string tag)
+    /// <summary>The IoU head (on token 0) and the four hypernetwork MLPs (on tokens 1..4) have the same hidden layer
+    /// shapes (256→256→256, fixed by the weight mapping in SamDecoderWeights), so each hidden layer is one GEMM batched over the five heads (weights stacked, bias batch stride) and
+    /// the last layers are two: 4 dispatches instead of 15. hyper: [batch, 4, c2]; iou: [batch, 4].</summary>
+    private void Heads(CommandStream cs, GpuTensor qOut, int batch, int T, GpuTensor hyper, GpuTensor iou)
     {
-        var x = input;
-        for (int i = 0; i < mlp.Layers.Count; i++)
+        var md = _weights.MaskDecoder;
+        MlpWeights[] heads = [md.IouHead, .. md.Hypernetworks];
+        int depth = md.IouHead.Layers.Count;
+        // Batch entry h = head h reads token h of every prompt (rows = prompts).
+        var x = new StridedView(qOut, 0, D, T * D, 1);
+        for (int i = 0; i < depth - 1; i++)
         {
-            var l = mlp.Layers[i];
-            bool last = i == mlp.Layers.Count - 1;
-            var y = last ? output : StridedView.RowMajor(_w.Scratch($"{tag}.h{i}", rows, l.OutFeatures), rows, l.OutFeatures);
-            _k.Gemm.Record(cs, rows, l.OutFeatures, l.InFeatures, x, StridedView.RowMajor(W(l), l.OutFeatures, l.InFeatures).Transposed(), y,
-                           1, Bias(l), BiasMode.PerColumn, last ? Activation.None : Activation.Relu);
-            x = y;
+            var (w, b) = Stacked($"dec.heads{i}", heads.Select(h => h.Layers[i]).ToArray());
+            int o = w.Shape[1], k = w.Shape[2];
+            var y = _w.Scratch($"dec.heads.h{i}", heads.Length, batch, o);
+            _k.Gemm.Record(cs, batch, o, k, x, StridedView.RowMajor(w, o, k).Transposed(), StridedView.RowMajor(y, batch, o),
+                           heads.Length, b, BiasMode.PerColumn, Activation.Relu, biasBatchStride: o);
+            x = StridedView.RowMajor(y, batch, o);
         }
+        var (hw, hb) = Stacked("dec.hyperout", md.Hypernetworks.Select(h => h.Layers[^1]).ToArray());
+        int c2 = hw.Shape[1], kh = hw.Shape[2];
+        _k.Gemm.Record(cs, batch, c2, kh, x with { Offset = x.BatchStride }, StridedView.RowMajor(hw, c2, kh).Transposed(),
+                       new StridedView(hyper, 0, c2, 4 * c2, 1), md.Hypernetworks.Count, hb, BiasMode.PerColumn, biasBatchStride: c2);
+        var last = md.IouHead.Layers[^1];
+        _k.Gemm.Record(cs, batch, last.OutFeatures, last.InFeatures, x, StridedView.RowMajor(W(last), last.OutFeatures, last.InFeatures).Transposed(),
+                       StridedView.RowMajor(iou, batch, last.OutFeatures), 1, Bias(last), BiasMode.PerColumn);
+    }
+
+    /// <summary>Same-shaped linear layers as one [count, out, in] weight and [count, out] bias (uploaded once).</summary>
+    private (GpuTensor W, GpuTensor B) Stacked(string name, LinearWeights[] layers)
+    {
+        if (_stacked.TryGetValue(name, out var t)) return t;
+        int o = layers[0].OutFeatures, k = layers[0].InFeatures;
+        var w = new float[layers.Length * o * k];
+        var b = new float[layers.Length * o];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i].Weight.Data.CopyTo(w, i * o * k);
+            layers[i].Bias.Data.CopyTo(b, i * o);
+        }
+        return _stacked[name] = (_w.Upload(w, [layers.Length, o, k], name + ".weight"), _w.Upload(b, [layers.Length, o], name + ".bias"));
     }
 
     /// <summary>Token queries [batch, nq] against keys/values [kb, nk] (kb 1 = shared by the batch).

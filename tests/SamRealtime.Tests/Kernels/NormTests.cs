@@ -90,6 +90,31 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         Check(LayerNormRef(x, g, b, rows, c, 1e-5), got, fp16, $"layernorm {rows}x{c} {type}");
     }
 
+    public static TheoryData<int, int, int, bool> LayerNormActivationCases() => new()
+    {
+        // rows, channels, act, fp16
+        { 128 * 128, 64, 1, false },   // the decoder's channels-last LayerNorm2d + GELU
+        { 65, 3, 1, false },           // scalar path
+        { 70, 257, 2, false },         // ReLU, odd width
+        { 4096, 64, 1, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(LayerNormActivationCases))]
+    public void LayerNormWithActivationMatchesReference(int rows, int c, int act, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        var x = Reference.Random(rows * c, rows + 3 * c, 2f);
+        var g = Reference.Random(c, c + 7);
+        var b = Reference.Random(c, c + 8);
+        for (int r = 0; r < rows; r++) for (int j = 0; j < c; j++) x[r * c + j] += (r % 5) - 2;
+        if (fp16) { x = Reference.ToHalf(x); g = Reference.ToHalf(g); b = Reference.ToHalf(b); }
+        var want = LayerNormRef(x, g, b, rows, c, 1e-6)
+            .Select(o => (Activation)act switch { Activation.Gelu => Reference.Gelu(o), Activation.Relu => Math.Max(o, 0), _ => o }).ToArray();
+        var got = RunLayerNorm(x, g, b, rows, c, 1e-6f, type, (Activation)act);
+        Check(want, got, fp16, $"layernorm {rows}x{c} act {act} {type}");
+    }
+
     [Fact]
     public void LayerNormLargeMean()
     {
@@ -156,7 +181,7 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         Assert.Throws<ShapeException>(() => ln2.Record(cs, x, x, g, g, 1, 8, 16, 1e-5f));
     }
 
-    private float[] RunLayerNorm(float[] x, float[] g, float[] b, int rows, int c, float eps, DataType type)
+    private float[] RunLayerNorm(float[] x, float[] g, float[] b, int rows, int c, float eps, DataType type, Activation act = Activation.None)
     {
         using var tx = Ctx.Upload(x, [rows, c], type, "x");
         using var tg = Ctx.Upload(g, [c], type, "gamma");
@@ -164,7 +189,7 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         using var ty = Ctx.CreateTensor([rows, c], type, "y");
         using (var cs = Ctx.BeginCommands())
         {
-            new LayerNorm(Ctx).Record(cs, tx, ty, tg, tb, rows, c, eps);
+            new LayerNorm(Ctx).Record(cs, tx, ty, tg, tb, rows, c, eps, act);
             cs.Submit();
         }
         return ty.Read();

@@ -1,0 +1,29 @@
+// The GEMM family's epilogue, one copy for gemm.comp and gemm_texel.comp (the including shader declares p and the
+// bias, r and c buffers with the same bindings and push constants): result (m, n) of batch `batch` becomes
+//   C[row, col] = act(alpha·acc + bias) + R[row, col]   (or act(alpha·acc + bias + R) with hasResidual 2)
+// where (row, col) is (m, n), or the window scatter's row (TinyViT unpartition, padding rows dropped), or the
+// depth-to-space scatter of a 2x2 stride-2 transposed conv: row m is input pixel (y, x) of a d2sW-wide map, column
+// n = (2·dy + dx)·d2sC + co, and the result lands at output pixel (2y+dy, 2x+dx), channel co. A per-column bias is
+// indexed by col (the output channel), so a transposed conv keeps its [Cout] bias.
+void store_result(int batch, int m, int n, float acc)
+{
+    int row = m, col = n;
+    if (p.d2sC > 0)
+    {
+        int y = m / p.d2sW, x = m - (m / p.d2sW) * p.d2sW;
+        int d = n / p.d2sC;
+        col = n - d * p.d2sC;
+        row = (2 * y + (d >> 1)) * (2 * p.d2sW) + 2 * x + (d & 1);
+    }
+    else if (p.ws > 0)
+    {
+        row = window_row(m, p.winH, p.winW, p.ws);
+        if (row < 0) return;
+    }
+    float v = p.alpha * acc;
+    if (p.biasMode == 1) v += LD(bias[batch * p.biasBatch + col]);
+    else if (p.biasMode == 2) v += LD(bias[batch * p.biasBatch + m]);
+    float res = p.hasResidual != 0 ? LD(r[p.rOff + batch * p.rBatch + row * p.cM + col * p.cN]) : 0.0;
+    v = p.hasResidual == 2 ? activate(v + res, p.act) : activate(v, p.act) + res;
+    c[p.cOff + batch * p.cBatch + row * p.cM + col * p.cN] = ST(v);
+}
