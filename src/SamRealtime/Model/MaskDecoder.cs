@@ -19,6 +19,9 @@ public sealed class MaskDecoder : IDisposable
     private readonly PromptEncoder _prompts;
     private readonly SamDecoderWeights _weights;
     private readonly GpuTensor _imagePe, _noMask;
+    // The image positional encoding projected by each layer that reads image tokens + PE (see AttendImage).
+    private readonly GpuTensor[] _peKeys, _peQueries;
+    private readonly GpuTensor _peFinalKeys;
     private readonly Dictionary<object, GpuTensor> _linearW = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<object, GpuTensor> _linearB = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, (GpuTensor W, GpuTensor B)> _stacked = [];
@@ -35,12 +38,29 @@ public sealed class MaskDecoder : IDisposable
         {
             _imagePe = _w.Upload(_prompts.ImagePositionalTokens(Side), [Pix, D], "image_pe");
             _noMask = _w.Upload(weights.PromptEncoder.NoMaskEmbedding);
+            var md = weights.MaskDecoder;
+            using var cs = kernels.Context.BeginCommands();
+            _peKeys = md.Layers.Select((l, i) => ProjectPe(cs, l.CrossTokenToImage.K, 2 * l.CrossTokenToImage.InternalDim, $"dec.l{i}.t2i.pe")).ToArray();
+            _peQueries = md.Layers.Select((l, i) => ProjectPe(cs, l.CrossImageToToken.Q, l.CrossImageToToken.InternalDim, $"dec.l{i}.i2t.pe")).ToArray();
+            _peFinalKeys = ProjectPe(cs, md.FinalAttention.K, 2 * md.FinalAttention.InternalDim, "dec.final.pe");
+            cs.Submit();
         }
         catch
         {
             _w.Dispose();
             throw;
         }
+    }
+
+    /// <summary>PE·Wᵀ (no bias) for the image positional encoding PE [4096, 256], in the first columns of a zeroed
+    /// [4096, width]: a constant the image-side projections add as their GEMM residual instead of adding PE to the
+    /// image tokens on every run.</summary>
+    private GpuTensor ProjectPe(CommandStream cs, LinearWeights l, int width, string name)
+    {
+        var t = _w.Upload(new float[Pix * width], [Pix, width], name);
+        _k.Gemm.Record(cs, Pix, l.OutFeatures, D, StridedView.RowMajor(_imagePe, Pix, D),
+                       StridedView.RowMajor(W(l), l.OutFeatures, D).Transposed(), new StridedView(t, 0, 0, width, 1));
+        return t;
     }
 
     private GpuTensor W(LinearWeights l)
@@ -133,18 +153,17 @@ public sealed class MaskDecoder : IDisposable
             // 1. token self-attention
             var sa = _w.Scratch(tag + ".sa", batch, T, D);
             if (L.SkipFirstLayerPe)
-                Attend(cs, L.SelfAttention, Q, Q, Q, batch, T, T, false, sa, null, tag + ".self");
+                AttendSelf(cs, L.SelfAttention, Q, Q, batch, T, sa, null, tag + ".self");
             else
             {
                 var qpe = AddQpe(cs, Q, tokens, batch * T, tag + ".qpe1");
-                Attend(cs, L.SelfAttention, qpe, qpe, Q, batch, T, T, false, sa, Q, tag + ".self");
+                AttendSelf(cs, L.SelfAttention, qpe, Q, batch, T, sa, Q, tag + ".self");
             }
             var q1 = Norm(cs, L.Norm1, sa, batch * T, tag + ".q1");
             // 2. token → image
             var qpe2 = AddQpe(cs, q1, tokens, batch * T, tag + ".qpe2");
-            var kpe = AddKpe(cs, K, kb, tag + ".kpe");
             var t2i = _w.Scratch(tag + ".t2i", batch, T, D);
-            Attend(cs, L.CrossTokenToImage, qpe2, kpe, K, batch, T, Pix, kb == 1, t2i, q1, tag + ".t2i");
+            AttendImage(cs, L.CrossTokenToImage, qpe2, K, kb, _peKeys[layer], batch, T, t2i, q1, tag + ".t2i");
             var q2 = Norm(cs, L.Norm2, t2i, batch * T, tag + ".q2");
             // 3. MLP
             var hidden = _w.Scratch(tag + ".mlp", batch * T, L.MlpLin1.OutFeatures);
@@ -155,7 +174,7 @@ public sealed class MaskDecoder : IDisposable
             // 4. image → token (queries are the image tokens, keys/values the prompt tokens)
             var qpe3 = AddQpe(cs, q3, tokens, batch * T, tag + ".qpe3");
             var i2t = _w.Scratch(tag + ".i2t", batch, Pix, D);
-            AttendImageQueries(cs, L.CrossImageToToken, kpe, kb, qpe3, q3, batch, T, i2t, K, tag + ".i2t");
+            AttendImageQueries(cs, L.CrossImageToToken, K, kb, _peQueries[layer], qpe3, q3, batch, T, i2t, tag + ".i2t");
             K = Norm(cs, L.Norm4, i2t, batch * Pix, tag + ".k");
             kb = batch;
             Q = q3;
@@ -163,9 +182,8 @@ public sealed class MaskDecoder : IDisposable
 
         // Final token → image attention.
         var qf = AddQpe(cs, Q, tokens, batch * T, "dec.final.qpe");
-        var kf = AddKpe(cs, K, kb, "dec.final.kpe");
         var fin = _w.Scratch("dec.final", batch, T, D);
-        Attend(cs, md.FinalAttention, qf, kf, K, batch, T, Pix, false, fin, Q, "dec.final");
+        AttendImage(cs, md.FinalAttention, qf, K, kb, _peFinalKeys, batch, T, fin, Q, "dec.final");
         var qOut = Norm(cs, md.NormFinal, fin, batch * T, "dec.qout");
 
         // Upscale the image side, channels-last as the token rows already are: [batch, 256², 32].
@@ -203,12 +221,12 @@ public sealed class MaskDecoder : IDisposable
             // cross attentions' token projections, the MLP's hidden layer.
             n += T * D * (L.SkipFirstLayerPe ? 8 : 9) + 4 * T * self + 2 * T * t2i + 2 * T * i2t + T * L.MlpLin1.OutFeatures;
             // Image side: i2t, its attention output and the new keys; from the second layer on the image tokens are
-            // per prompt, so their positional sum, token→image keys/values and image→token queries are too.
+            // per prompt, so their token→image keys/values and image→token queries are too.
             n += 2L * Pix * D + (long)Pix * i2t;
-            if (layer > 0) n += (long)Pix * D + 2L * Pix * t2i + (long)Pix * i2t;
+            if (layer > 0) n += 2L * Pix * t2i + (long)Pix * i2t;
         }
         int fin = md.FinalAttention.InternalDim;
-        n += 3 * T * D + 2 * T * fin + (long)Pix * D + 2L * Pix * fin;
+        n += 3 * T * D + 2 * T * fin + 2L * Pix * fin;
         var up = md.Upscaling;
         n += 2L * up.ConvT1.OutChannels * 4 * Pix + (long)up.ConvT2.OutChannels * LowRes * LowRes;
         n += 4L * up.ConvT2.OutChannels + 4L * LowRes * LowRes + 4;
@@ -258,18 +276,18 @@ public sealed class MaskDecoder : IDisposable
         return t;
     }
 
-    private GpuTensor AddKpe(CommandStream cs, GpuTensor k, int kb, string name)
-    {
-        var t = _w.Scratch(name, kb, Pix, D);
-        _k.Elementwise.AddBroadcast(cs, k, _imagePe, t, (long)kb * Pix * D, (long)Pix * D);
-        return t;
-    }
-
     private GpuTensor Norm(CommandStream cs, LayerNormWeights n, GpuTensor x, int rows, string name)
     {
         var t = _w.Scratch(name, rows, D);
         _k.LayerNorm.Record(cs, x, t, Param(n.Weight), Param(n.Bias), rows, D, n.Epsilon);
         return t;
+    }
+
+    /// <summary>output [rows, outFeatures] = input · wᵀ + b for a (stacked) weight w [outFeatures, D].</summary>
+    private void Linear(CommandStream cs, GpuTensor input, GpuTensor w, GpuTensor b, int outFeatures, GpuTensor output, int rows)
+    {
+        _k.Gemm.Record(cs, rows, outFeatures, D, StridedView.RowMajor(input, rows, D), StridedView.RowMajor(w, outFeatures, D).Transposed(),
+                       StridedView.RowMajor(output, rows, outFeatures), 1, b, BiasMode.PerColumn);
     }
 
     private void Linear(CommandStream cs, GpuTensor input, LinearWeights l, GpuTensor output, int rows, Activation act, GpuTensor? residual = null)
@@ -322,37 +340,66 @@ public sealed class MaskDecoder : IDisposable
         return _stacked[name] = (_w.Upload(w, [layers.Length, o, k], name + ".weight"), _w.Upload(b, [layers.Length, o], name + ".bias"));
     }
 
-    /// <summary>Token queries [batch, nq] against keys/values [kb, nk] (kb 1 = shared by the batch).
-    /// out = residual + OutProj(attention); without a residual, out = OutProj(attention).</summary>
-    private void Attend(CommandStream cs, SamAttentionWeights a, GpuTensor qIn, GpuTensor kIn, GpuTensor vIn, int batch, int nq, int nk,
-                        bool sharedKv, GpuTensor output, GpuTensor? residual, string tag)
+    /// <summary>Token self-attention: queries and keys from <paramref name="qk"/> (tokens + PE, or the tokens themselves
+    /// in the first layer), values from <paramref name="tokens"/>; projections that read the same input are one GEMM
+    /// on stacked weights. out = residual + OutProj(attention), or OutProj(attention) without a residual.</summary>
+    private void AttendSelf(CommandStream cs, SamAttentionWeights a, GpuTensor qk, GpuTensor tokens, int batch, int T,
+                            GpuTensor output, GpuTensor? residual, string tag)
     {
-        int inner = a.InternalDim, hd = a.HeadDim;
-        int kvRows = sharedKv ? nk : batch * nk;
-        var q = _w.Scratch(tag + ".q", batch * nq, inner);
-        var k = _w.Scratch(tag + ".k", kvRows, inner);
-        var v = _w.Scratch(tag + ".v", kvRows, inner);
-        Linear(cs, qIn, a.Q, q, batch * nq, Activation.None);
-        Linear(cs, kIn, a.K, k, kvRows, Activation.None);
-        Linear(cs, vIn, a.V, v, kvRows, Activation.None);
-        var o = _w.Scratch(tag + ".o", batch * nq, inner);
-        int kvBatch = sharedKv ? 0 : nk * inner;
-        _k.Attention.Record(cs, new HeadView(q, 0, nq * inner, inner, hd), new HeadView(k, 0, kvBatch, inner, hd),
-                            new HeadView(v, 0, kvBatch, inner, hd), new HeadView(o, 0, nq * inner, inner, hd),
-                            batch, a.Heads, nq, nk, hd, a.Scale);
-        Linear(cs, o, a.Out, output, batch * nq, Activation.None, residual);
+        int inner = a.InternalDim, hd = a.HeadDim, rows = batch * T;
+        bool one = ReferenceEquals(qk, tokens);
+        var (w, b) = Stacked(tag + (one ? ".qkv" : ".qk"), one ? [a.Q, a.K, a.V] : [a.Q, a.K]);
+        int width = (one ? 3 : 2) * inner;
+        var qkv = _w.Scratch(tag + ".qkv", rows, width);
+        Linear(cs, qk, w, b, width, qkv, rows);
+        var v = new HeadView(qkv, 2 * inner, T * width, width, hd);
+        if (!one)
+        {
+            var vt = _w.Scratch(tag + ".v", rows, inner);
+            Linear(cs, tokens, a.V, vt, rows, Activation.None);
+            v = new HeadView(vt, 0, T * inner, inner, hd);
+        }
+        var o = _w.Scratch(tag + ".o", rows, inner);
+        _k.Attention.Record(cs, new HeadView(qkv, 0, T * width, width, hd), new HeadView(qkv, inner, T * width, width, hd), v,
+                            new HeadView(o, 0, T * inner, inner, hd), batch, a.Heads, T, T, hd, a.Scale);
+        Linear(cs, o, a.Out, output, rows, Activation.None, residual);
     }
 
-    /// <summary>Image→token attention: queries are the image tokens (possibly shared, kb = 1), keys/values the prompt
-    /// tokens; out = K + OutProj(attention) for every prompt (residual broadcast when K is shared).</summary>
-    private void AttendImageQueries(CommandStream cs, SamAttentionWeights a, GpuTensor kpe, int kb, GpuTensor qpe, GpuTensor qTokens,
-                                    int batch, int T, GpuTensor output, GpuTensor K, string tag)
+    /// <summary>Token queries [batch, T] against the image tokens K [kb, 4096] (kb 1 = shared by the batch): keys are
+    /// (K + PE)·Wkᵀ = K·Wkᵀ + PE·Wkᵀ, so keys and values are one GEMM on K whose residual is the constant
+    /// [PE·Wkᵀ | 0] (<paramref name="peKeys"/>). out = residual + OutProj(attention).</summary>
+    private void AttendImage(CommandStream cs, SamAttentionWeights a, GpuTensor qIn, GpuTensor K, int kb, GpuTensor peKeys,
+                             int batch, int T, GpuTensor output, GpuTensor residual, string tag)
+    {
+        int inner = a.InternalDim, hd = a.HeadDim, width = 2 * inner;
+        var q = _w.Scratch(tag + ".q", batch * T, inner);
+        Linear(cs, qIn, a.Q, q, batch * T, Activation.None);
+        var (w, b) = Stacked(tag + ".kv", [a.K, a.V]);
+        var kv = _w.Scratch(tag + ".kv", kb, Pix, width);
+        _k.Gemm.Record(cs, Pix, width, D, StridedView.RowMajor(K, Pix, D), StridedView.RowMajor(w, width, D, 0, 0).Transposed(),
+                       StridedView.RowMajor(kv, Pix, width), kb, b, BiasMode.PerColumn, Activation.None,
+                       StridedView.RowMajor(peKeys, Pix, width, 0, 0));
+        var o = _w.Scratch(tag + ".o", batch * T, inner);
+        int kvBatch = kb == 1 ? 0 : Pix * width;
+        _k.Attention.Record(cs, new HeadView(q, 0, T * inner, inner, hd), new HeadView(kv, 0, kvBatch, width, hd),
+                            new HeadView(kv, inner, kvBatch, width, hd), new HeadView(o, 0, T * inner, inner, hd),
+                            batch, a.Heads, T, Pix, hd, a.Scale);
+        Linear(cs, o, a.Out, output, batch * T, Activation.None, residual);
+    }
+
+    /// <summary>Image→token attention: queries are the image tokens K [kb, 4096] (possibly shared, kb = 1) plus PE,
+    /// projected as K·Wqᵀ + the constant PE·Wqᵀ (<paramref name="peQueries"/>); keys/values the prompt tokens.
+    /// out = K + OutProj(attention) for every prompt (residual broadcast when K is shared).</summary>
+    private void AttendImageQueries(CommandStream cs, SamAttentionWeights a, GpuTensor K, int kb, GpuTensor peQueries, GpuTensor qpe,
+                                    GpuTensor qTokens, int batch, int T, GpuTensor output, string tag)
     {
         int inner = a.InternalDim, hd = a.HeadDim;
         var q = _w.Scratch(tag + ".q", kb * Pix, inner);
         var k = _w.Scratch(tag + ".k", batch * T, inner);
         var v = _w.Scratch(tag + ".v", batch * T, inner);
-        Linear(cs, kpe, a.Q, q, kb * Pix, Activation.None);
+        _k.Gemm.Record(cs, Pix, inner, D, StridedView.RowMajor(K, Pix, D), StridedView.RowMajor(W(a.Q), inner, D, 0, 0).Transposed(),
+                       StridedView.RowMajor(q, Pix, inner), kb, Bias(a.Q), BiasMode.PerColumn, Activation.None,
+                       StridedView.RowMajor(peQueries, Pix, inner, 0, 0));
         Linear(cs, qpe, a.K, k, batch * T, Activation.None);
         Linear(cs, qTokens, a.V, v, batch * T, Activation.None);
         var o = _w.Scratch(tag + ".o", batch, Pix, inner);

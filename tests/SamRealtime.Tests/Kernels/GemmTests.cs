@@ -177,6 +177,64 @@ public sealed class GemmTests(GpuFixture fixture) : GpuTest(fixture)
         Tests.Reference.AssertClose(want, tc.Read(), 1e-5, 1e-5, "broadcast gemm");
     }
 
+    [Theory]
+    [InlineData(5, 3, 7, 9, true)]    // odd shapes: the storage-buffer shader
+    [InlineData(5, 3, 32, 256, true)] // the decoder's heads (K multiple of 4): the texel shader
+    [InlineData(4, 6, 12, 8, false)]
+    public void PerBatchBias(int batch, int m, int n, int k, bool relu)
+    {
+        // The decoder's batched MLP heads: one weight and one bias per batch entry (bias batch stride n).
+        var a = Tests.Reference.Random(batch * m * k, 15);
+        var b = Tests.Reference.Random(batch * k * n, 16);
+        var bias = Tests.Reference.Random(batch * n, 17);
+        var act = relu ? Activation.Relu : Activation.None;
+        var want = new double[batch * m * n];
+        for (int z = 0; z < batch; z++)
+        {
+            var one = Reference(a.AsSpan(z * m * k, m * k).ToArray(), b.AsSpan(z * k * n, k * n).ToArray(),
+                                bias.AsSpan(z * n, n).ToArray(), BiasMode.PerColumn, act, null, 1, m, n, k, false, false, 0, 1f);
+            one.CopyTo(want, z * m * n);
+        }
+        using var ta = Ctx.Upload(a, [batch, m, k]);
+        using var tb = Ctx.Upload(b, [batch, k, n]);
+        using var tbias = Ctx.Upload(bias, [batch, n]);
+        using var tc = Ctx.CreateTensor([batch, m, n]);
+        using (var cs = Ctx.BeginCommands())
+        {
+            new Gemm(Ctx).Record(cs, m, n, k, StridedView.RowMajor(ta, m, k), StridedView.RowMajor(tb, k, n), StridedView.RowMajor(tc, m, n),
+                                 batch, tbias, BiasMode.PerColumn, act, biasBatchStride: n);
+            cs.Submit();
+        }
+        Tests.Reference.AssertClose(want, tc.Read(), 1e-5 * Math.Sqrt(k), 1e-5, $"per-batch bias {batch}x{m}x{n}x{k}");
+    }
+
+    [Fact]
+    public void RejectsBadDepthToSpaceAndBiasBatch()
+    {
+        using var ta = Ctx.CreateTensor([6, 8]);
+        using var tb = Ctx.CreateTensor([8, 12]);
+        using var tc = Ctx.CreateTensor([24, 3]);
+        using var bias = Ctx.CreateTensor([3]);
+        using var cs = Ctx.BeginCommands();
+        var gemm = new Gemm(Ctx);
+        var a = StridedView.RowMajor(ta, 6, 8);
+        var b = StridedView.RowMajor(tb, 8, 12);
+        var c = StridedView.RowMajor(tc, 24, 3);
+        // M = 6 is not a 2x2 map.
+        var e = Assert.Throws<ShapeException>(() => gemm.Record(cs, 6, 12, 8, a, b, c, depthToSpace: new DepthToSpace(2, 2, 3)));
+        Assert.Contains("depth-to-space", e.Message);
+        Assert.Throws<ShapeException>(() => gemm.Record(cs, 6, 12, 8, a, b, c, depthToSpace: new DepthToSpace(2, 3, 3),
+                                                        scatterRows: new WindowGrid(2, 3, 7)));
+        // A bias of 3 columns read at a batch stride of 3 for 2 batch entries runs past its end.
+        using var a2 = Ctx.CreateTensor([2, 2, 4]);
+        using var c2 = Ctx.CreateTensor([2, 2, 3]);
+        e = Assert.Throws<ShapeException>(() => gemm.Record(cs, 2, 3, 4, StridedView.RowMajor(a2, 2, 4), StridedView.RowMajor(tb, 4, 3, 0, 0),
+                                                            StridedView.RowMajor(c2, 2, 3), 2, bias, BiasMode.PerColumn, biasBatchStride: 3));
+        Assert.Contains("bias", e.Message);
+        Assert.Throws<ShapeException>(() => gemm.Record(cs, 6, 12, 8, a, b, c, depthToSpace: new DepthToSpace(2, 3, 3), bias: null,
+                                                        biasBatchStride: 3));
+    }
+
     [Fact]
     public void RejectsViewsOutsideTheTensor()
     {
