@@ -61,18 +61,36 @@ internal static class ModelBench
         var dec = new List<double>();
         var ortEnc = new List<double>();
         var ortDec = new List<double>();
+        // CPU time of this process (all threads: lavapipe's and ONNX Runtime's) per step, which, unlike wall time,
+        // hardly moves when other processes share the cores: the measure to compare builds on a loaded machine.
+        // ONNX Runtime's threads spin while they wait, so its CPU time overstates its work.
+        var encCpu = new List<double>();
+        var decCpu = new List<double>();
+        var ortEncCpu = new List<double>();
+        var ortDecCpu = new List<double>();
+        using var self = Process.GetCurrentProcess();
+        double Cpu() { self.Refresh(); return self.TotalProcessorTime.TotalMilliseconds; }
         for (int i = 0; i < runs; i++)
         {
+            double c0 = Cpu();
             sam.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
             enc.Add(sam.LastEncoderTime.TotalMilliseconds);
+            double c1 = Cpu();
             sam.Predict(prompt);
             dec.Add(sam.LastDecoderTime.TotalMilliseconds);
+            double c2 = Cpu();
             var sw = Stopwatch.StartNew();
             using (encS.Run(encIn)) { }
             ortEnc.Add(sw.Elapsed.TotalMilliseconds);
+            double c3 = Cpu();
             sw.Restart();
             using (decS.Run(decIn)) { }
             ortDec.Add(sw.Elapsed.TotalMilliseconds);
+            double c4 = Cpu();
+            encCpu.Add(c1 - c0);
+            decCpu.Add(c2 - c1);
+            ortEncCpu.Add(c3 - c2);
+            ortDecCpu.Add(c4 - c3);
         }
 
         var ours = new JsonObject
@@ -83,6 +101,8 @@ internal static class ModelBench
             ["decoder_ms"] = Median(dec),
             ["encoder_runs_ms"] = Runs(enc),
             ["decoder_runs_ms"] = Runs(dec),
+            ["encoder_cpu_ms"] = Median(encCpu),
+            ["decoder_cpu_ms"] = Median(decCpu),
             ["encoder_gpu_ms"] = Math.Round(encoderKernels.Sum(t => t.Milliseconds), 2),
             ["decoder_gpu_ms"] = Math.Round(decoderKernels.Sum(t => t.Milliseconds), 2),
             ["encoder_dispatches"] = sam.LastEncoderDispatches,
@@ -98,6 +118,8 @@ internal static class ModelBench
             ["decoder_ms"] = Median(ortDec),
             ["encoder_runs_ms"] = Runs(ortEnc),
             ["decoder_runs_ms"] = Runs(ortDec),
+            ["encoder_cpu_ms"] = Median(ortEncCpu),
+            ["decoder_cpu_ms"] = Median(ortDecCpu),
         };
         return new JsonObject
         {

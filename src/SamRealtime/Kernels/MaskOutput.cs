@@ -41,6 +41,10 @@ public sealed class MaskOutput
 
     public MaskOutput(GpuContext ctx) => _ctx = ctx;
 
+    /// <summary>False makes <see cref="Render"/> read logits as a storage buffer, as on devices without RGBA32F
+    /// texel buffers (for tests).</summary>
+    public bool AllowTexel { get; init; } = true;
+
     private int GroupSize => (int)Math.Min(64u, _ctx.Info.MaxComputeWorkGroupInvocations);
 
     /// <summary>Rows each prompt writes into the chosen logits: 1, or 3 with multimask.</summary>
@@ -121,7 +125,7 @@ public sealed class MaskOutput
         int gx = Math.Min(groups, maxX), gy = (groups + gx - 1) / gx;
         // Each pixel reads 16 logits at addresses that differ per lane: lavapipe serves those as texel fetches
         // through its gather path and as storage loads one lane at a time, so the logits go in as texels where they can.
-        bool texel = _ctx.Info.UniformTexelRgba32F && chosen.Buffer.TexelView(Format.R32G32B32A32Sfloat) is not null;
+        bool texel = AllowTexel && _ctx.Info.UniformTexelRgba32F && chosen.Buffer.TexelView(Format.R32G32B32A32Sfloat) is not null;
         var kernel = texel ? _ctx.Kernel("mask_render_texel", RenderTexelLayout, wg) : _ctx.Kernel("mask_render", RenderLayout, wg);
         cs.Dispatch(kernel, ((uint)gx, (uint)gy, (uint)outputs),
                     new RenderPush
