@@ -82,7 +82,7 @@ public sealed class KeyFrameEncoder : IDisposable
     internal static float[] CellFlow(Mat current, Mat key, int validW, int validH)
     {
         using var flow = new Mat();
-        Cv2.CalcOpticalFlowFarneback(current, key, flow, 0.5, 3, 15, 3, 5, 1.2, 0);
+        Cv2.CalcOpticalFlowFarneback(current, key, flow, 0.5, 5, 21, 5, 7, 1.5, 0);
         using var cells = new Mat();
         Cv2.Resize(flow, cells, new Size(validW, validH), 0, 0, InterpolationFlags.Area);
         var result = new float[64 * 64 * 2];
