@@ -27,12 +27,13 @@ internal static class EvalCommand
             Description = "Folder of cached image embeddings (the encoder runs once per distinct frame and model; 4 MiB a frame); "
                           + "'none' encodes every frame", DefaultValueFactory = _ => ".cache/embeddings",
         };
+        var interval = EncoderIntervalOption();
         var motion = new Option<string>("--motion") { Description = "flow (optical flow moves the prompts) or none", DefaultValueFactory = _ => "flow" };
         var outDir = new Option<string?>("--out") { Description = "Directory for overlays: <sequence>/<frame>.png and <sequence>.mp4 "
                                                                   + "(tracker's mask blue, ground truth green)" };
         var json = new Option<string?>("--json") { Description = "JSON file with the scores per sequence and frame" };
         var images = new Option<string?>("--images") { Description = "Folder with truck.jpg, dogs.jpg, groceries.jpg, dog.jpg (default: shipped beside samrt)" };
-        foreach (var o in new Option[] { frames, sequences, motion, outDir, json, images, cacheDir }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { frames, sequences, motion, interval, outDir, json, images, cacheDir }) cmd.Options.Add(o);
         models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
@@ -43,6 +44,7 @@ internal static class EvalCommand
                 : TrackingSequence.All.ToList();
             if (seqs.Count == 0) throw new UsageException("--sequences names no sequence");
             bool flow = TrackCommand.ParseMotion(r.GetValue(motion)!);
+            int encoderInterval = TrackCommand.CheckInterval(r.GetValue(interval));
             var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
             foreach (var video in seqs.Select(s => s.Background).Distinct())
                 if (!File.Exists(video)) throw new UsageException($"{video} not found (./build.sh setup installs opencv-doc)");
@@ -62,7 +64,7 @@ internal static class EvalCommand
                 string? seqDir = dir is null ? null : Path.Combine(dir, seq.Name);
                 if (seqDir is not null) Directory.CreateDirectory(seqDir);
                 using var writer = dir is null ? null : new VideoFileWriter(Path.Combine(dir, seq.Name + ".mp4"), 4);
-                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, onFrame: (frame, res) =>
+                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, encoderInterval: encoderInterval, onFrame: (frame, res) =>
                 {
                     var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
                               : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
@@ -73,13 +75,13 @@ internal static class EvalCommand
                     writer.Write(mat);
                 });
             }).ToList());
-            PrintTable(results, flow);
+            PrintTable(results, flow, encoderInterval);
             if (cache is not null) Console.WriteLine($"embedding cache: {cache.Hits} frames from the cache, {cache.Misses} encoded");
             if (jsonPath is not null)
             {
                 var doc = new JsonObject
                 {
-                    ["device"] = sam.Context.Info.Name, ["motion"] = flow ? "optical flow" : "none",
+                    ["device"] = sam.Context.Info.Name, ["motion"] = flow ? "optical flow" : "none", ["encoder_interval"] = encoderInterval,
                     ["boundary_tolerance_px"] = results[0].BoundaryTolerance,
                     ["convention"] = "means over all frames incl. the prompted first; on a frame without the object J=F=1 for an empty mask, else 0",
                     ["mean_jf"] = Math.Round(results.Average(s => s.JF), 4),
@@ -120,9 +122,17 @@ internal static class EvalCommand
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
-    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow)
+    /// <summary>--encoder-interval, shared with <c>samrt track</c>.</summary>
+    internal static Option<int> EncoderIntervalOption() => new("--encoder-interval")
     {
-        Console.WriteLine($"tracking benchmark: motion {(flow ? "optical flow" : "none")}, "
+        Description = "Run the encoder on every N-th frame; the frames between reuse its embedding moved by the dense optical flow "
+                      + "(feature warping): about N times the frame rate for some accuracy",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow, int encoderInterval)
+    {
+        Console.WriteLine($"tracking benchmark: motion {(flow ? "optical flow" : "none")}, encoder every {(encoderInterval == 1 ? "frame" : $"{encoderInterval} frames")}, "
                           + $"F tolerance 0.008 of the diagonal; update = tracker time after the encoder, ms per frame");
         Console.WriteLine($"{"sequence",-13} {"set",-8} {"frames",6} {"J",6} {"F",6} {"J&F",6} {"fps",6} {"update",7}  frames absent / lost");
         foreach (var s in results)

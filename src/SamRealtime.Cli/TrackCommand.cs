@@ -26,7 +26,8 @@ internal static class TrackCommand
         var overlay = new Option<string?>("--overlay") { Description = "Overlay video (.mp4 or .avi)" };
         var maxFrames = new Option<int?>("--max-frames") { Description = "Stop after this many frames from K" };
         var motion = new Option<string>("--motion") { Description = "flow (optical flow moves the prompts) or none", DefaultValueFactory = _ => "flow" };
-        foreach (var o in new Option[] { video, camera, frameK, points, boxes, objects, outDir, overlay, maxFrames, motion }) cmd.Options.Add(o);
+        var interval = EvalCommand.EncoderIntervalOption();
+        foreach (var o in new Option[] { video, camera, frameK, points, boxes, objects, outDir, overlay, maxFrames, motion, interval }) cmd.Options.Add(o);
         models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
@@ -38,6 +39,7 @@ internal static class TrackCommand
             if (max is < 1) throw new UsageException("--max-frames must be at least 1");
             var groups = PromptGroups(r.Tokens.Select(t => t.Value).ToList());
             bool flow = ParseMotion(r.GetValue(motion)!);
+            int encoderInterval = CheckInterval(r.GetValue(interval));
             var dir = Outputs.Directory(r.GetValue(outDir)!, "--out");
             var overlayPath = r.GetValue(overlay) is { } ov ? Outputs.Video(ov, "--overlay") : null;
             var modelDir = models.Directory(r);
@@ -57,6 +59,7 @@ internal static class TrackCommand
             using var sam = SegmentCommand.LoadModel(modelDir, r.GetValue(models.Device), r.GetValue(models.Fp16));
             using var estimator = flow ? new OpticalFlowMotion() : null;
             using var tracker = new VideoTracker(sam, motion: estimator);
+            using var keyFrames = encoderInterval > 1 ? new KeyFrameEncoder(sam, encoderInterval) : null;
             foreach (var (id, prompt) in prompts) tracker.AddObject(prompt, id);
             var log = new TrackLog(Path.Combine(dir, "track.json"), source.Name, sam.Context.Info.Name, k);
             int? total = max ?? (source.FrameCount is int n && n > k ? n - k : null);
@@ -69,7 +72,15 @@ internal static class TrackCommand
                         var img = frame.Image;
                         var sw = Stopwatch.StartNew();
                         var counters = sam.Context.Counters;
-                        var results = tracker.Track(img.Pixels, img.Width, img.Height, img.Stride);
+                        IReadOnlyList<ObjectResult> results;
+                        bool encoded = true;
+                        if (keyFrames is null) results = tracker.Track(img.Pixels, img.Width, img.Height, img.Stride);
+                        else
+                        {
+                            estimator?.AddFrame(img.Pixels, img.Width, img.Height, img.Stride);
+                            encoded = keyFrames.SetFrame(img);
+                            results = tracker.Update();
+                        }
                         double ms = sw.Elapsed.TotalMilliseconds;
                         var cost = sam.Context.Counters - counters;
                         foreach (var res in results)
@@ -79,7 +90,7 @@ internal static class TrackCommand
                             using var mat = Overlay.Render(img, results.Select(x => x.Mask).ToList());
                             writer.Write(mat);
                         }
-                        log.Add(frame, cost, ms, results);
+                        log.Add(frame, cost, ms, results, encoded);
                         progress.Advance(string.Join(", ", results.Select(x => $"#{x.Id} {(x.State == TrackState.Tracked ? $"{x.Score:F2}" : "lost")}")));
                     }
                     return 0;
@@ -92,6 +103,9 @@ internal static class TrackCommand
         }));
         return cmd;
     }
+
+    internal static int CheckInterval(int n) =>
+        n >= 1 ? n : throw new UsageException($"--encoder-interval must be at least 1 (got {n})");
 
     private static Frame? Next(IFrameSource source) => source.TryRead(out var f) ? f : null;
 
@@ -153,13 +167,14 @@ internal sealed class TrackLog(string path, string source, string device, int fi
     public int Frames => _frames.Count;
     public double Fps => Frames / Math.Max(_clock.Elapsed.TotalSeconds, 1e-9);
 
-    public void Add(Frame frame, GpuCounters cost, double totalMs, IReadOnlyList<ObjectResult> results)
+    public void Add(Frame frame, GpuCounters cost, double totalMs, IReadOnlyList<ObjectResult> results, bool encoded)
     {
         _frames.Add(new JsonObject
         {
             ["frame"] = frame.Index, ["time_s"] = Math.Round(frame.Timestamp.TotalSeconds, 3),
             // The encoder and decoder share a submission, so the frame is timed as a whole.
-            ["submits"] = cost.Submissions, ["readback_bytes"] = cost.BytesReadBack, ["dispatches"] = cost.Dispatches,
+            // False on the frames between two encoder runs (--encoder-interval), whose embedding was warped.
+            ["encoded"] = encoded, ["submits"] = cost.Submissions, ["readback_bytes"] = cost.BytesReadBack, ["dispatches"] = cost.Dispatches,
             ["total_ms"] = Math.Round(totalMs, 1),
             ["objects"] = new JsonArray(results.Select(res => (JsonNode)new JsonObject
             {

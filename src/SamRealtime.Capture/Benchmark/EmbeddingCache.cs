@@ -36,19 +36,41 @@ public sealed class EmbeddingCache
     public void SetImage(SamModel model, RgbaImage image)
     {
         var path = PathOf(image);
-        bool half = model.EmbeddingType == DataType.F16;
-        const long n = 256L * 64 * 64;
-        if (File.Exists(path) && new FileInfo(path).Length == n * (half ? 2 : 4))
+        if (Load(model, path) is { } values)
         {
-            var bytes = File.ReadAllBytes(path);
-            var values = half ? Array.ConvertAll(MemoryMarshal.Cast<byte, Half>(bytes).ToArray(), h => (float)h)
-                              : MemoryMarshal.Cast<byte, float>(bytes).ToArray();
             model.SetEmbedding(values, image.Width, image.Height);
-            Hits++;
             return;
         }
         model.SetImage(image.Pixels, image.Width, image.Height, image.Stride);
-        var e = model.Embedding.Read();
+        Store(model, path, model.Embedding.Read());
+    }
+
+    /// <summary><paramref name="image"/>'s embedding as a new <see cref="ImageEmbedding"/> the caller owns (a key
+    /// frame that an encoder interval warps), from the cache or the encoder; the model's current image is kept.</summary>
+    public ImageEmbedding Encode(SamModel model, RgbaImage image)
+    {
+        var path = PathOf(image);
+        if (Load(model, path) is { } values) return model.CreateEmbedding(values, image.Width, image.Height);
+        var e = model.Encode(image.Pixels, image.Width, image.Height, image.Stride);
+        try { Store(model, path, e.Read()); }
+        catch { e.Dispose(); throw; }
+        return e;
+    }
+
+    private float[]? Load(SamModel model, string path)
+    {
+        bool half = model.EmbeddingType == DataType.F16;
+        const long n = 256L * 64 * 64;
+        if (!File.Exists(path) || new FileInfo(path).Length != n * (half ? 2 : 4)) return null;
+        var bytes = File.ReadAllBytes(path);
+        Hits++;
+        return half ? Array.ConvertAll(MemoryMarshal.Cast<byte, Half>(bytes).ToArray(), h => (float)h)
+                    : MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+    }
+
+    private void Store(SamModel model, string path, float[] e)
+    {
+        bool half = model.EmbeddingType == DataType.F16;
         byte[] data = half ? MemoryMarshal.AsBytes(Array.ConvertAll(e, v => (Half)v).AsSpan()).ToArray()
                            : MemoryMarshal.AsBytes(e.AsSpan()).ToArray();
         // Written whole then renamed: an interrupted run leaves no truncated entry behind.

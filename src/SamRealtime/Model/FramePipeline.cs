@@ -31,6 +31,7 @@ internal sealed class FramePipeline : IDisposable
 
     public FrameBuffers Buffers { get; }
     public MaskOutput Output { get; }
+    public EmbeddingWarp Warp { get; }
     public DataType Type { get; }
 
     public FramePipeline(KernelSet kernels, TinyVitEncoder encoder, MaskDecoder decoder, DataType type)
@@ -41,6 +42,7 @@ internal sealed class FramePipeline : IDisposable
         _decoder = decoder;
         Type = type;
         Output = new MaskOutput(_ctx);
+        Warp = new EmbeddingWarp(_ctx);
         Buffers = new FrameBuffers(_ctx);
         // The preprocessed image only lives between preprocessing and the encoder, which run in one stream at a time.
         _input = _ctx.CreateTensor([1, 3, 1024, 1024], type, "sam.input");
@@ -76,6 +78,21 @@ internal sealed class FramePipeline : IDisposable
     {
         _k.Preprocess.Record(cs, pixels, format, width, height, strideBytes, _input);
         _encoder.Record(cs, _input, embedding);
+    }
+
+    /// <summary>The key frame's embedding moved by <paramref name="cellFlow"/> ([64, 64, 2]: for each embedding cell,
+    /// the offset in cells to where its content was on the key frame) into <paramref name="embedding"/>, for a
+    /// <paramref name="width"/>x<paramref name="height"/> frame: what an encoder interval runs instead of the
+    /// encoder on the frames between two encoded ones.</summary>
+    public void WarpEmbedding(CommandStream cs, GpuTensor key, ReadOnlySpan<float> cellFlow, int width, int height, GpuTensor embedding)
+    {
+        const int side = EmbeddingWarp.Side;
+        if (cellFlow.Length != side * side * 2)
+            throw new ArgumentException($"Cell flow has {cellFlow.Length} values, expected {side * side * 2} (64x64x2).");
+        var (cw, ch) = ImageEmbedding.ValidCells(width, height);
+        var flow = Buffers.Rent(cs, side * side * 2 * sizeof(float), BufferKind.Device, "frame.flow");
+        cs.Write(flow, MemoryMarshal.AsBytes(cellFlow));
+        Warp.Record(cs, key, flow, embedding, 256, cw, ch);
     }
 
     /// <summary>

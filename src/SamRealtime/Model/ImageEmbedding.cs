@@ -21,6 +21,14 @@ public sealed class ImageEmbedding : IDisposable
 
     public bool IsDisposed { get; private set; }
 
+    /// <summary>The 64x64 grid's cells that hold image rather than padding for a <paramref name="width"/>x<paramref name="height"/>
+    /// frame: SAM resizes the frame to 1024 on its long side and each cell covers 16x16 pixels of that.</summary>
+    public static (int Width, int Height) ValidCells(int width, int height)
+    {
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        return ((rw + 15) / 16, (rh + 15) / 16);
+    }
+
     internal ImageEmbedding(SamModel owner, GpuTensor tensor, int width, int height)
     {
         Owner = owner;

@@ -184,17 +184,59 @@ public sealed class SamModel : IDisposable
     /// An evaluation that replays the same frames under different tracker settings needs the encoder only once.</summary>
     public void SetEmbedding(ReadOnlySpan<float> embedding, int width, int height)
     {
-        Limits.CheckImageSize(width, height);
-        const int values = 256 * 64 * 64;
         // Checked before the current image is given up: a wrong call leaves the model as it was.
-        if (embedding.Length != values)
-            throw new ArgumentException($"Embedding has {embedding.Length} values, expected {values} (256x64x64).");
+        CheckEmbedding(embedding, width, height);
         var e = OwnImage(width, height);
         e.Tensor.Write(embedding);
         e.Width = width;
         e.Height = height;
         _current = e;
         LastEncoderTime = TimeSpan.Zero;
+    }
+
+    /// <summary>A new <see cref="ImageEmbedding"/> the caller owns, holding values this model's encoder computed
+    /// earlier (as <see cref="SetEmbedding"/>, without touching the current image).</summary>
+    public ImageEmbedding CreateEmbedding(ReadOnlySpan<float> embedding, int width, int height)
+    {
+        CheckEmbedding(embedding, width, height);
+        var e = NewEmbedding(width, height);
+        try { e.Tensor.Write(embedding); }
+        catch { e.Dispose(); throw; }
+        return e;
+    }
+
+    private static void CheckEmbedding(ReadOnlySpan<float> embedding, int width, int height)
+    {
+        Limits.CheckImageSize(width, height);
+        const int values = 256 * 64 * 64;
+        if (embedding.Length != values)
+            throw new ArgumentException($"Embedding has {embedding.Length} values, expected {values} (256x64x64).");
+    }
+
+    /// <summary>Makes the current image the key frame's embedding <paramref name="key"/> moved by a per-cell flow
+    /// (feature warping: the encoder runs every N frames and the frames between reuse the last embedding moved by the
+    /// motion measured on the frames). <paramref name="cellFlow"/> is [64, 64, 2]: for each embedding cell (16x16
+    /// pixels of the frame resized to 1024 on its long side) the offset in cells, x then y, to where its content was on
+    /// the key frame. One submission; the key stays the caller's and unchanged.</summary>
+    public void SetWarpedImage(ImageEmbedding key, ReadOnlySpan<float> cellFlow)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        key.CheckUsable(this);
+        if (ReferenceEquals(key, _own))
+            throw new ArgumentException("The key frame must be an embedding the caller holds (SamModel.Encode), not the model's own current image.");
+        if (cellFlow.Length != 64 * 64 * 2)
+            throw new ArgumentException($"Cell flow has {cellFlow.Length} values, expected {64 * 64 * 2} (64x64x2).");
+        var sw = Stopwatch.StartNew();
+        var e = OwnImage(key.Width, key.Height);
+        using (var cs = _ctx.BeginCommands())
+        {
+            _pipeline.WarpEmbedding(cs, key.Tensor, cellFlow, key.Width, key.Height, e.Tensor);
+            cs.Submit();
+        }
+        e.Width = key.Width;
+        e.Height = key.Height;
+        _current = e;
+        LastEncoderTime = sw.Elapsed;
     }
 
     private ImageEmbedding OwnImage(int width, int height)
