@@ -27,12 +27,18 @@ internal static class EvalCommand
             Description = "Folder of cached image embeddings (the encoder runs once per distinct frame and model; 4 MiB a frame); "
                           + "'none' encodes every frame", DefaultValueFactory = _ => ".cache/embeddings",
         };
-        var motion = new Option<string>("--motion") { Description = "flow (optical flow moves the prompts) or none", DefaultValueFactory = _ => "flow" };
+        var motion = new Option<string?>("--motion") { Description = "flow (optical flow moves the prompts) or none (default: flow for the tracker, none for the pass)" };
+        var front = new Option<string>("--front")
+        {
+            Description = "tracker (VideoTracker on host frames) or pass (SamPass with tracking, recorded into a command buffer "
+                          + "with GPU source and mask images, as an engine drives it; encodes every frame, no cache, no flow)",
+            DefaultValueFactory = _ => "tracker",
+        };
         var outDir = new Option<string?>("--out") { Description = "Directory for overlays: <sequence>/<frame>.png and <sequence>.mp4 "
                                                                   + "(tracker's mask blue, ground truth green)" };
         var json = new Option<string?>("--json") { Description = "JSON file with the scores per sequence and frame" };
         var images = new Option<string?>("--images") { Description = "Folder with truck.jpg, dogs.jpg, groceries.jpg, dog.jpg (default: shipped beside samrt)" };
-        foreach (var o in new Option[] { frames, sequences, motion, outDir, json, images, cacheDir }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { frames, sequences, motion, front, outDir, json, images, cacheDir }) cmd.Options.Add(o);
         models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
@@ -42,7 +48,15 @@ internal static class EvalCommand
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).SelectMany(Sequences).Distinct().ToList()
                 : TrackingSequence.All.ToList();
             if (seqs.Count == 0) throw new UsageException("--sequences names no sequence");
-            bool flow = TrackCommand.ParseMotion(r.GetValue(motion)!);
+            var frontKind = r.GetValue(front) switch
+            {
+                "tracker" => BenchmarkFront.Tracker,
+                "pass" => BenchmarkFront.Pass,
+                var other => throw new UsageException($"--front must be tracker or pass, not '{other}'"),
+            };
+            bool flow = TrackCommand.ParseMotion(r.GetValue(motion) ?? (frontKind == BenchmarkFront.Pass ? "none" : "flow"));
+            if (flow && frontKind == BenchmarkFront.Pass)
+                throw new UsageException("--front pass has no optical flow (its frames are on the GPU); give --motion none");
             var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
             foreach (var video in seqs.Select(s => s.Background).Distinct())
                 if (!File.Exists(video)) throw new UsageException($"{video} not found (./build.sh setup installs opencv-doc)");
@@ -50,7 +64,8 @@ internal static class EvalCommand
             var jsonPath = r.GetValue(json) is { } jp ? Outputs.Json(jp, "--json") : null;
             var modelDir = models.Directory(r);
             using var sam = models.Load(r);
-            var cache = r.GetValue(cacheDir) is { } cd && cd != "none" ? new EmbeddingCache(cd, modelDir, sam) : null;
+            // The pass encodes its source image itself.
+            var cache = frontKind == BenchmarkFront.Tracker && r.GetValue(cacheDir) is { } cd && cd != "none" ? new EmbeddingCache(cd, modelDir, sam) : null;
             var needed = seqs.SelectMany(s => s.Sprites).Distinct();
             Dictionary<string, Sprite> sprites;
             try { sprites = BenchmarkSprites.Cut(sam, imageDir, needed); }
@@ -62,7 +77,7 @@ internal static class EvalCommand
                 string? seqDir = dir is null ? null : Path.Combine(dir, seq.Name);
                 if (seqDir is not null) Directory.CreateDirectory(seqDir);
                 using var writer = dir is null ? null : new VideoFileWriter(Path.Combine(dir, seq.Name + ".mp4"), 4);
-                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, onFrame: (frame, res) =>
+                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, front: frontKind, onFrame: (frame, res) =>
                 {
                     var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
                               : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
@@ -73,13 +88,13 @@ internal static class EvalCommand
                     writer.Write(mat);
                 });
             }).ToList());
-            PrintTable(results, flow);
+            PrintTable(results, flow, frontKind);
             if (cache is not null) Console.WriteLine($"embedding cache: {cache.Hits} frames from the cache, {cache.Misses} encoded");
             if (jsonPath is not null)
             {
                 var doc = new JsonObject
                 {
-                    ["device"] = sam.Context.Info.Name, ["motion"] = flow ? "optical flow" : "none",
+                    ["device"] = sam.Context.Info.Name, ["front"] = frontKind.ToString().ToLowerInvariant(), ["motion"] = flow ? "optical flow" : "none",
                     ["boundary_tolerance_px"] = results[0].BoundaryTolerance,
                     ["convention"] = "means over all frames incl. the prompted first; on a frame without the object J=F=1 for an empty mask, else 0",
                     ["mean_jf"] = Math.Round(results.Average(s => s.JF), 4),
@@ -87,13 +102,13 @@ internal static class EvalCommand
                     {
                         ["name"] = s.Name, ["set"] = TrackingSequence.Get(s.Name).Set.ToString(), ["description"] = s.Description,
                         ["j"] = Math.Round(s.J, 4), ["f"] = Math.Round(s.F, 4),
-                        ["jf"] = Math.Round(s.JF, 4), ["fps"] = Math.Round(s.Fps, 3), ["update_ms"] = Math.Round(s.UpdateMs, 1),
+                        ["jf"] = Math.Round(s.JF, 4), ["fps"] = Math.Round(s.Fps, 3), ["update_ms"] = Number(s.UpdateMs, 1),
                         ["frames"] = new JsonArray(s.Frames.Select(f => (JsonNode)new JsonObject
                         {
                             ["frame"] = f.Frame, ["present"] = f.Present, ["state"] = f.State == TrackState.Tracked ? "tracked" : "lost",
                             ["j"] = Math.Round(f.J, 4), ["f"] = Math.Round(f.F, 4), ["predicted_iou"] = Math.Round(f.Score, 4),
-                            ["similarity"] = Math.Round(f.Similarity, 4), ["track_ms"] = Math.Round(f.TrackMs, 1),
-                            ["update_ms"] = Math.Round(f.UpdateMs, 1),
+                            ["similarity"] = Number(f.Similarity, 4), ["track_ms"] = Math.Round(f.TrackMs, 1),
+                            ["update_ms"] = Number(f.UpdateMs, 1),
                         }).ToArray()),
                     }).ToArray()),
                 };
@@ -103,6 +118,9 @@ internal static class EvalCommand
         }));
         return cmd;
     }
+
+    /// <summary>What the pass front does not report (NaN) is null in the JSON.</summary>
+    private static JsonNode? Number(double value, int digits) => double.IsFinite(value) ? JsonValue.Create(Math.Round(value, digits)) : null;
 
     private static IEnumerable<TrackingSequence> Sequences(string name) => name switch
     {
@@ -120,9 +138,9 @@ internal static class EvalCommand
         catch (ArgumentException e) { throw new UsageException(e.Message); }
     }
 
-    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow)
+    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow, BenchmarkFront front)
     {
-        Console.WriteLine($"tracking benchmark: motion {(flow ? "optical flow" : "none")}, "
+        Console.WriteLine($"tracking benchmark: front {front.ToString().ToLowerInvariant()}, motion {(flow ? "optical flow" : "none")}, "
                           + $"F tolerance 0.008 of the diagonal; update = tracker time after the encoder, ms per frame");
         Console.WriteLine($"{"sequence",-13} {"set",-8} {"frames",6} {"J",6} {"F",6} {"J&F",6} {"fps",6} {"update",7}  frames absent / lost");
         foreach (var s in results)
