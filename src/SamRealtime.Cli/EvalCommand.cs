@@ -28,12 +28,18 @@ internal static class EvalCommand
                           + "'none' encodes every frame", DefaultValueFactory = _ => ".cache/embeddings",
         };
         var interval = EncoderIntervalOption();
-        var motion = new Option<string>("--motion") { Description = "flow (optical flow moves the prompts) or none", DefaultValueFactory = _ => "flow" };
+        var motion = new Option<string?>("--motion") { Description = "flow (optical flow moves the prompts) or none (default: flow for the tracker, none for the pass)" };
+        var front = new Option<string>("--front")
+        {
+            Description = "tracker (VideoTracker on host frames) or pass (SamPass with tracking, recorded into a command buffer "
+                          + "with GPU source and mask images, as an engine drives it; encodes every frame, no cache, no flow)",
+            DefaultValueFactory = _ => "tracker",
+        };
         var outDir = new Option<string?>("--out") { Description = "Directory for overlays: <sequence>/<frame>.png and <sequence>.mp4 "
                                                                   + "(tracker's mask blue, ground truth green)" };
         var json = new Option<string?>("--json") { Description = "JSON file with the scores per sequence and frame" };
         var images = new Option<string?>("--images") { Description = "Folder with truck.jpg, dogs.jpg, groceries.jpg, dog.jpg (default: shipped beside samrt)" };
-        foreach (var o in new Option[] { frames, sequences, motion, interval, outDir, json, images, cacheDir }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { frames, sequences, motion, front, interval, outDir, json, images, cacheDir }) cmd.Options.Add(o);
         models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
@@ -43,8 +49,18 @@ internal static class EvalCommand
                 ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).SelectMany(Sequences).Distinct().ToList()
                 : TrackingSequence.All.ToList();
             if (seqs.Count == 0) throw new UsageException("--sequences names no sequence");
-            bool flow = TrackCommand.ParseMotion(r.GetValue(motion)!);
+            var frontKind = r.GetValue(front) switch
+            {
+                "tracker" => BenchmarkFront.Tracker,
+                "pass" => BenchmarkFront.Pass,
+                var other => throw new UsageException($"--front must be tracker or pass, not '{other}'"),
+            };
+            bool flow = TrackCommand.ParseMotion(r.GetValue(motion) ?? (frontKind == BenchmarkFront.Pass ? "none" : "flow"));
+            if (flow && frontKind == BenchmarkFront.Pass)
+                throw new UsageException("--front pass has no optical flow (its frames are on the GPU); give --motion none");
             int encoderInterval = TrackCommand.CheckInterval(r.GetValue(interval));
+            if (encoderInterval != 1 && frontKind == BenchmarkFront.Pass)
+                throw new UsageException("--encoder-interval applies to the tracker front (the pass has SamPassOptions.EncoderInterval)");
             var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
             foreach (var video in seqs.Select(s => s.Background).Distinct())
                 if (!File.Exists(video)) throw new UsageException($"{video} not found (./build.sh setup installs opencv-doc)");
@@ -52,7 +68,8 @@ internal static class EvalCommand
             var jsonPath = r.GetValue(json) is { } jp ? Outputs.Json(jp, "--json") : null;
             var modelDir = models.Directory(r);
             using var sam = models.Load(r);
-            var cache = r.GetValue(cacheDir) is { } cd && cd != "none" ? new EmbeddingCache(cd, modelDir, sam) : null;
+            // The pass encodes its source image itself.
+            var cache = frontKind == BenchmarkFront.Tracker && r.GetValue(cacheDir) is { } cd && cd != "none" ? new EmbeddingCache(cd, modelDir, sam) : null;
             var needed = seqs.SelectMany(s => s.Sprites).Distinct();
             Dictionary<string, Sprite> sprites;
             try { sprites = BenchmarkSprites.Cut(sam, imageDir, needed); }
@@ -64,7 +81,7 @@ internal static class EvalCommand
                 string? seqDir = dir is null ? null : Path.Combine(dir, seq.Name);
                 if (seqDir is not null) Directory.CreateDirectory(seqDir);
                 using var writer = dir is null ? null : new VideoFileWriter(Path.Combine(dir, seq.Name + ".mp4"), 4);
-                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, encoderInterval: encoderInterval, onFrame: (frame, res) =>
+                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, front: frontKind, encoderInterval: encoderInterval, onFrame: (frame, res) =>
                 {
                     var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
                               : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
@@ -75,13 +92,14 @@ internal static class EvalCommand
                     writer.Write(mat);
                 });
             }).ToList());
-            PrintTable(results, flow, encoderInterval);
+            PrintTable(results, flow, frontKind, encoderInterval);
             if (cache is not null) Console.WriteLine($"embedding cache: {cache.Hits} frames from the cache, {cache.Misses} encoded");
             if (jsonPath is not null)
             {
                 var doc = new JsonObject
                 {
-                    ["device"] = sam.Context.Info.Name, ["motion"] = flow ? "optical flow" : "none", ["encoder_interval"] = encoderInterval,
+                    ["device"] = sam.Context.Info.Name, ["front"] = frontKind.ToString().ToLowerInvariant(), ["motion"] = flow ? "optical flow" : "none",
+                    ["encoder_interval"] = encoderInterval,
                     ["boundary_tolerance_px"] = results[0].BoundaryTolerance,
                     ["convention"] = "means over all frames incl. the prompted first; on a frame without the object J=F=1 for an empty mask, else 0",
                     ["mean_jf"] = Math.Round(results.Average(s => s.JF), 4),
@@ -89,13 +107,13 @@ internal static class EvalCommand
                     {
                         ["name"] = s.Name, ["set"] = TrackingSequence.Get(s.Name).Set.ToString(), ["description"] = s.Description,
                         ["j"] = Math.Round(s.J, 4), ["f"] = Math.Round(s.F, 4),
-                        ["jf"] = Math.Round(s.JF, 4), ["fps"] = Math.Round(s.Fps, 3), ["update_ms"] = Math.Round(s.UpdateMs, 1),
+                        ["jf"] = Math.Round(s.JF, 4), ["fps"] = Math.Round(s.Fps, 3), ["update_ms"] = Number(s.UpdateMs, 1),
                         ["frames"] = new JsonArray(s.Frames.Select(f => (JsonNode)new JsonObject
                         {
                             ["frame"] = f.Frame, ["present"] = f.Present, ["state"] = f.State == TrackState.Tracked ? "tracked" : "lost",
                             ["j"] = Math.Round(f.J, 4), ["f"] = Math.Round(f.F, 4), ["predicted_iou"] = Math.Round(f.Score, 4),
-                            ["similarity"] = Math.Round(f.Similarity, 4), ["track_ms"] = Math.Round(f.TrackMs, 1),
-                            ["update_ms"] = Math.Round(f.UpdateMs, 1),
+                            ["similarity"] = Number(f.Similarity, 4), ["track_ms"] = Math.Round(f.TrackMs, 1),
+                            ["update_ms"] = Number(f.UpdateMs, 1),
                         }).ToArray()),
                     }).ToArray()),
                 };
@@ -105,6 +123,9 @@ internal static class EvalCommand
         }));
         return cmd;
     }
+
+    /// <summary>What the pass front does not report (NaN) is null in the JSON.</summary>
+    private static JsonNode? Number(double value, int digits) => double.IsFinite(value) ? JsonValue.Create(Math.Round(value, digits)) : null;
 
     private static IEnumerable<TrackingSequence> Sequences(string name) => name switch
     {
@@ -130,9 +151,10 @@ internal static class EvalCommand
         DefaultValueFactory = _ => 1,
     };
 
-    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow, int encoderInterval)
+    private static void PrintTable(IReadOnlyList<SequenceScore> results, bool flow, BenchmarkFront front, int encoderInterval)
     {
-        Console.WriteLine($"tracking benchmark: motion {(flow ? "optical flow" : "none")}, encoder every {(encoderInterval == 1 ? "frame" : $"{encoderInterval} frames")}, "
+        Console.WriteLine($"tracking benchmark: front {front.ToString().ToLowerInvariant()}, motion {(flow ? "optical flow" : "none")}, "
+                          + $"encoder every {(encoderInterval == 1 ? "frame" : $"{encoderInterval} frames")}, "
                           + $"F tolerance 0.008 of the diagonal; update = tracker time after the encoder, ms per frame");
         Console.WriteLine($"{"sequence",-13} {"set",-8} {"frames",6} {"J",6} {"F",6} {"J&F",6} {"fps",6} {"update",7}  frames absent / lost");
         foreach (var s in results)

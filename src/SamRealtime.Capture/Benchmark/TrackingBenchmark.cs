@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SamRealtime.Engine;
 using SamRealtime.Model;
 using SamRealtime.Tracking;
 
@@ -40,7 +41,8 @@ public static class BenchmarkSprites
 
 /// <summary>One frame's outcome. <see cref="J"/> and <see cref="F"/> follow <see cref="MaskMetrics"/>; on a frame where
 /// the object is absent both are 1 when the tracker output an empty mask and 0 otherwise.
-/// <see cref="UpdateMs"/> is the tracker's time after the encoder (decoder, motion, checks).</summary>
+/// <see cref="UpdateMs"/> is the tracker's time after the encoder (decoder, motion, checks); NaN for the pass, whose
+/// frame is one submission with the encoder in it. <see cref="Similarity"/> is NaN for the pass (it reports none).</summary>
 public sealed record FrameScore(int Frame, bool Present, TrackState State, double J, double F, float Score, float Similarity, double TrackMs,
                                 double UpdateMs = 0);
 
@@ -56,6 +58,10 @@ public sealed record SequenceScore(string Name, string Description, int Boundary
     public double UpdateMs => Frames.Average(f => f.UpdateMs);
 }
 
+/// <summary>The front end the benchmark drives: <see cref="VideoTracker"/> on host frames, or the engine pass
+/// (<see cref="PassTracker"/>) on GPU images.</summary>
+public enum BenchmarkFront { Tracker, Pass }
+
 public static class TrackingBenchmark
 {
     /// <summary>
@@ -63,17 +69,26 @@ public static class TrackingBenchmark
     /// prompt a user would draw) and scores every frame against the ground truth.
     /// </summary>
     /// <param name="onFrame">Sees each frame with the tracker's result, e.g. to write an overlay.</param>
-    /// <param name="cache">Embeddings of frames encoded before (the evaluation's ablations); null: encode every frame.</param>
+    /// <param name="cache">Embeddings of frames encoded before (the evaluation's ablations); null: encode every frame.
+    /// The pass encodes its source image itself and takes neither a cache nor a motion estimator.</param>
     /// <param name="encoderInterval">The encoder runs on every N-th frame, the others warp its embedding
-    /// (<see cref="KeyFrameEncoder"/>).</param>
+    /// (<see cref="KeyFrameEncoder"/>); the tracker front only.</param>
+    /// <param name="options">For the pass, null or <see cref="SamPassOptions"/>.</param>
     public static SequenceScore Run(SamModel model, TrackingSequence sequence, IReadOnlyDictionary<string, Sprite> sprites, int frames,
                                     IMotionEstimator? motion = null, TrackerOptions? options = null,
                                     Action<SyntheticFrame, ObjectResult>? onFrame = null, EmbeddingCache? cache = null,
-                                    int encoderInterval = 1)
+                                    BenchmarkFront front = BenchmarkFront.Tracker, int encoderInterval = 1)
     {
-        using var tracker = new VideoTracker(model, options, motion);
+        if (front == BenchmarkFront.Pass)
+        {
+            if (encoderInterval != 1) throw new ArgumentException("The pass front has its own SamPassOptions.EncoderInterval.", nameof(encoderInterval));
+            if (motion is not null) throw new ArgumentException("The pass front has no motion estimator: its frames are on the GPU.", nameof(motion));
+            if (options is not null and not SamPassOptions) throw new ArgumentException("The pass front takes SamPassOptions.", nameof(options));
+        }
+        using var pass = front == BenchmarkFront.Pass ? new PassTracker(model, (SamPassOptions?)options) : null;
+        using var tracker = pass is null ? new VideoTracker(model, options, motion) : null;
         // Every frame encoded without a cache: the tracker's own path, encoder and decoder in one submission.
-        using var keyFrames = cache is null && encoderInterval == 1 ? null : new KeyFrameEncoder(model, encoderInterval, cache);
+        using var keyFrames = pass is not null || (cache is null && encoderInterval == 1) ? null : new KeyFrameEncoder(model, encoderInterval, cache);
         var scores = new List<FrameScore>();
         int tolerance = 0;
         foreach (var frame in sequence.Render(sprites, frames))
@@ -83,15 +98,22 @@ public static class TrackingBenchmark
             {
                 var box = Box(frame.Truth, img.Width, img.Height)
                           ?? throw new InvalidOperationException($"Sequence {sequence.Name}: the object is not on its first frame.");
-                tracker.AddObject(new Prompt { Box = box });
+                if (pass is not null) pass.AddObject(new Prompt { Box = box });
+                else tracker!.AddObject(new Prompt { Box = box });
                 tolerance = MaskMetrics.BoundaryTolerance(img.Width, img.Height);
             }
             var sw = Stopwatch.StartNew();
             ObjectResult r;
             double updateMs;
-            if (keyFrames is null)
+            if (pass is not null)
             {
-                r = tracker.Track(img.Pixels, img.Width, img.Height, img.Stride).Single();
+                // The pass's frame is one submission with the encoder inside: no time after the encoder to tell apart.
+                r = pass.Track(img).Single();
+                updateMs = double.NaN;
+            }
+            else if (keyFrames is null)
+            {
+                r = tracker!.Track(img.Pixels, img.Width, img.Height, img.Stride).Single();
                 updateMs = sw.Elapsed.TotalMilliseconds - model.LastEncoderTime.TotalMilliseconds;
             }
             else
@@ -99,7 +121,7 @@ public static class TrackingBenchmark
                 motion?.AddFrame(img.Pixels, img.Width, img.Height, img.Stride);
                 keyFrames.SetFrame(img);
                 var su = Stopwatch.StartNew();
-                r = tracker.Update().Single();
+                r = tracker!.Update().Single();
                 updateMs = su.Elapsed.TotalMilliseconds;
             }
             double ms = sw.Elapsed.TotalMilliseconds;

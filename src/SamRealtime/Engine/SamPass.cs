@@ -160,6 +160,20 @@ public sealed class SamPass : IDisposable
         slot.Stream.SubmitNoWait(wait, waitValue, PipelineStageFlags.AllCommandsBit, signal, signalValue);
     }
 
+    /// <summary>
+    /// Applies the tracking rules to <paramref name="frameSlot"/>'s frame now rather than at the slot's next
+    /// <see cref="Record"/> or <see cref="Submit"/>, so <see cref="Objects"/> describes the frame the host has just
+    /// waited for (the mask image of that frame was rendered before the rules ran). The host must have waited for
+    /// that slot's submission; one of ours (<see cref="Submit"/>) is waited for here.
+    /// </summary>
+    public void Complete(int frameSlot)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (frameSlot >= 0 && frameSlot < _slots.Length && _slots[frameSlot].Stream is { } busy && !busy.IsComplete)
+            busy.WaitForCompletion();
+        TakeSlot(frameSlot);
+    }
+
     /// <summary>Applies the results of the slot's previous frame (the host guarantees it completed) and frees what
     /// its recording held.</summary>
     private Slot TakeSlot(int frameSlot)

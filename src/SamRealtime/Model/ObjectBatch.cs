@@ -1,4 +1,5 @@
 using SamRealtime.Kernels;
+using SamRealtime.Tracking;
 using SamRealtime.Vulkan;
 
 namespace SamRealtime.Model;
@@ -21,6 +22,7 @@ internal sealed class ObjectBatch : IDisposable
 {
     private readonly FramePipeline _pipeline;
     private readonly GpuContext _ctx;
+    private readonly LogitWarp _warp;
     // [0]: this frame's rows, [1]: the previous frame's. Each is (chosen [capacity, 256, 256], scores [capacity]).
     private readonly (GpuTensor Chosen, GpuTensor Scores)?[] _rows = new (GpuTensor, GpuTensor)?[2];
     private int _previousCount;
@@ -29,6 +31,7 @@ internal sealed class ObjectBatch : IDisposable
     {
         _ctx = ctx;
         _pipeline = pipeline;
+        _warp = new LogitWarp(ctx);
     }
 
     /// <summary>Rows the current frame holds.</summary>
@@ -76,6 +79,41 @@ internal sealed class ObjectBatch : IDisposable
             cs.Copy(p.Scores.Buffer, (ulong)from * 4, scores.Buffer, (ulong)to * 4, 4);
         }
         _pipeline.Decode(cs, embedding, inputs, Chosen, Scores, multimask: false, denseSource: previous?.Chosen);
+    }
+
+    /// <summary>Moves row <paramref name="row"/> of the current frame's logits in place as if its object had moved by
+    /// <paramref name="motion"/> (pixels of a <paramref name="width"/>×<paramref name="height"/> frame): bilinear, the
+    /// row's minimum where nothing maps. Recorded before <see cref="Decode"/>, which then reads the moved row as the
+    /// object's dense prompt (and carries it, moved, if the object is not decoded again).</summary>
+    public void Warp(CommandStream cs, int row, Motion motion, int width, int height)
+    {
+        if (row < 0 || row >= Count) throw new ArgumentOutOfRangeException(nameof(row), $"Row {row} of a frame of {Count}.");
+        const ulong plane = FramePipeline.Plane * 4;
+        var moved = _pipeline.Buffers.RentTensor(cs, [1, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "objects.warp");
+        _warp.Record(cs, Chosen, row, moved, 0, FramePipeline.LowRes, FramePipeline.LowRes, CellMap(motion, width, height));
+        cs.Copy(moved.Buffer, 0, Current.Chosen.Buffer, (ulong)row * plane, plane);
+    }
+
+    /// <summary>A motion of image pixels as the map from a moved logit cell to the cell it comes from: pixel → cell is
+    /// the resize to SAM's 1024 frame and 4 pixels per cell (centres at +0.5), so the inverse motion conjugated by it
+    /// is affine. Computed in double; the kernel takes floats.</summary>
+    internal static LogitWarp.Map CellMap(Motion m, int width, int height)
+    {
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        double kx = rw / (double)width / 4, ky = rh / (double)height / 4;
+        double d = (double)m.A * m.A + (double)m.B * m.B;
+        if (!(d > 0)) throw new ArgumentException("A motion with zero scale cannot move logits.", nameof(m));
+        double ia = m.A / d, ib = -m.B / d, tx = -(ia * m.Tx - ib * m.Ty), ty = -(ib * m.Tx + ia * m.Ty);
+        (double, double) Source(double u, double v)
+        {
+            double x = (u + 0.5) / kx - 0.5, y = (v + 0.5) / ky - 0.5;
+            double sx = ia * x - ib * y + tx, sy = ib * x + ia * y + ty;
+            return ((sx + 0.5) * kx - 0.5, (sy + 0.5) * ky - 0.5);
+        }
+        var (u0, v0) = Source(0, 0);
+        var (u1, v1) = Source(1, 0);
+        var (u2, v2) = Source(0, 1);
+        return new LogitWarp.Map((float)(u1 - u0), (float)(u2 - u0), (float)u0, (float)(v1 - v0), (float)(v2 - v0), (float)v0);
     }
 
     /// <summary>Renders every object into one mask of the frame size: labels (1..255 per row) or 255 when null;

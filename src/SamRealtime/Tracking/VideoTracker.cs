@@ -43,10 +43,8 @@ public sealed class VideoTracker : IDisposable
     private sealed class State
     {
         public required int Id;
-        // Row of the object batch's current frame holding its last accepted logits (-1: none). The host copy exists
-        // only with a motion estimator, which warps it on the CPU.
+        // Row of the object batch's current frame holding its last accepted logits (-1: none); they never leave the GPU.
         public int Row = -1;
-        public float[]? Logits;
         public byte[]? Mask;
         public (int X0, int Y0, int X1, int Y1) Box;
         public long Area;
@@ -113,7 +111,7 @@ public sealed class VideoTracker : IDisposable
     /// <summary>The object's last accepted 256x256 low-res logits (null before its first mask or when unknown): the
     /// mask prompt for a correction that should refine the object's current mask rather than start again.</summary>
     public float[]? LowResLogits(int id) =>
-        _objects.FirstOrDefault(o => o.Id == id) is { } o ? o.Logits ?? (o.Row >= 0 ? _batch.ReadRow(o.Row) : null) : null;
+        _objects.FirstOrDefault(o => o.Id == id) is { } o && o.Row >= 0 ? _batch.ReadRow(o.Row) : null;
 
     /// <summary>Encodes the frame once and updates every object.</summary>
     public IReadOnlyList<ObjectResult> Track(ReadOnlySpan<byte> rgba, int width, int height, int strideBytes)
@@ -177,6 +175,8 @@ public sealed class VideoTracker : IDisposable
         // Candidate prompts per object: one for a tracked or corrected object, up to two for a lost one; none for an
         // object whose motion carried it out of the frame, nor (Refine) for one without a pending prompt.
         var candidates = new List<(int Obj, Prompt Prompt, int DenseRow)>();
+        // Rows moved by their object's motion (on the GPU) before they are read as dense prompts.
+        var warps = new List<(int Row, Motion Motion)>();
         var active = new bool[_objects.Count];
         for (int i = 0; i < _objects.Count; i++)
         {
@@ -186,7 +186,11 @@ public sealed class VideoTracker : IDisposable
             if (o.Correction is { } c) candidates.Add((i, c, -1));
             else if (o.TrackState == TrackState.Tracked)
             {
-                if (Propagate(o, width, height) is { } p) candidates.Add((i, p, p.MaskLogits is null ? o.Row : -1));
+                if (Propagate(o, width, height) is { } p)
+                {
+                    candidates.Add((i, p.Prompt, o.Row));
+                    if (p.Motion is { } m && o.Row >= 0) warps.Add((o.Row, m));
+                }
             }
             else
             {
@@ -216,6 +220,7 @@ public sealed class VideoTracker : IDisposable
             try
             {
                 var inputs = candidates.Select((c, r) => new DecodeInput(c.Prompt.SparsePoints(height, width), r, c.Prompt.MaskLogits, c.DenseRow)).ToArray();
+                foreach (var (row, m) in warps) _batch.Warp(cs, row, m, width, height);
                 _batch.Decode(cs, image.Tensor, inputs, rows, carry.Select(c => (c.From, c.To)).ToArray(), []);
                 var results = k > 0 ? _batch.Stats(cs, image.Tensor, width, height, k) : null;
                 cs.Submit();
@@ -250,7 +255,6 @@ public sealed class VideoTracker : IDisposable
         // Submission 2: the accepted masks at the image size, as bytes.
         var winners = Enumerable.Range(0, _objects.Count).Where(i => accepted[i]).ToArray();
         var masksOut = new byte[]?[_objects.Count];
-        var logitsOut = new float[]?[_objects.Count];
         if (winners.Length > 0)
         {
             using var cs = _model.Context.BeginCommands();
@@ -266,19 +270,15 @@ public sealed class VideoTracker : IDisposable
             }
             var packed = _model.Pipeline.Render(cs, planes, scores, null, winners.Length, 1, width, height);
             ulong maskBytes = MaskOutput.PackedBytes((long)width * height);
-            // The motion estimator warps last frame's logits on the CPU, so only then do they come back.
-            var results = _model.Pipeline.ReadResults(cs, (packed, (ulong)winners.Length * maskBytes),
-                                                      (planes.Buffer, _motion is null ? 0 : (ulong)winners.Length * plane));
+            var results = _model.Pipeline.ReadResults(cs, (packed, (ulong)winners.Length * maskBytes));
             cs.Submit();
             var bytes = results.Part(0);
-            var logits = _motion is null ? null : results.Floats(1);
             for (int j = 0; j < winners.Length; j++)
             {
                 var mask = bytes.Slice((int)((ulong)j * maskBytes), width * height);
                 // Positive low-res cells whose upsampled logits stay below 0 everywhere: nothing to show or follow.
                 if (!mask.ContainsAnyExcept((byte)0)) { accepted[winners[j]] = false; continue; }
                 masksOut[winners[j]] = mask.ToArray();
-                logitsOut[winners[j]] = logits?.AsSpan(j * FramePipeline.Plane, FramePipeline.Plane).ToArray();
             }
         }
 
@@ -291,7 +291,6 @@ public sealed class VideoTracker : IDisposable
             if (accepted[i])
             {
                 o.Row = chosen[i];
-                o.Logits = logitsOut[i];
                 o.Mask = masksOut[i];
                 o.Area = st!.Area;
                 o.Box = BoundingBox(o.Mask!, width, height);
@@ -324,16 +323,17 @@ public sealed class VideoTracker : IDisposable
                                                           o.RawMask is not null ? o.Box : null, o.Similarity)).ToArray();
     }
 
-    /// <summary>The prompt carried over from the previous frame: the enlarged box and the previous logits, both moved
-    /// by the object's motion when an estimator measured it. Null when that motion took the object out of the frame.</summary>
-    private Prompt? Propagate(State o, int width, int height)
+    /// <summary>The prompt carried over from the previous frame: the enlarged box, moved by the object's motion when
+    /// an estimator measured it, and that motion, by which its logits row moves on the GPU (<see cref="ObjectBatch.Warp"/>).
+    /// Null when the motion took the object out of the frame.</summary>
+    private (Prompt Prompt, Motion? Motion)? Propagate(State o, int width, int height)
     {
         var motion = _motion is not null && o.Mask is not null ? _motion.Estimate(o.Mask) : null;
-        if (motion is not { } m) return new Prompt { Box = _rules.Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height), MaskLogits = o.Logits };
+        if (motion is not { } m) return (new Prompt { Box = _rules.Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height) }, null);
         var (x0, y0, x1, y1) = MovedBox(o.Mask!, width, height, m);
         // Less than a pixel of it left inside: SAM would only find the background there.
         if (x1 < 0 || y1 < 0 || x0 > width - 1 || y0 > height - 1) return null;
-        return new Prompt { Box = _rules.Enlarge(x0, y0, x1 + 1, y1 + 1, width, height), MaskLogits = o.Logits is null ? null : WarpLogits(o.Logits, m, width, height) };
+        return (new Prompt { Box = _rules.Enlarge(x0, y0, x1 + 1, y1 + 1, width, height) }, m);
     }
 
 
@@ -356,31 +356,6 @@ public sealed class VideoTracker : IDisposable
             }
         }
         return (x0, y0, x1, y1);
-    }
-
-    /// <summary>The 256x256 logits (in SAM's padded 1024 frame) resampled as if the object had moved by
-    /// <paramref name="m"/> (image pixels); bilinear, the lowest logit (surely background) where nothing maps.</summary>
-    private static float[] WarpLogits(float[] logits, Motion m, int width, int height)
-    {
-        const int side = 256;
-        var (rh, rw) = Prompt.ResizedSize(height, width);
-        // Image pixel → logit cell: the resize to the 1024 frame, then 4 pixels per cell (pixel centres at +0.5).
-        float kx = rw / (float)width / 4f, ky = rh / (float)height / 4f;
-        var inv = m.Inverse();
-        float fill = logits.Min();
-        var result = new float[side * side];
-        for (int v = 0; v < side; v++)
-        for (int u = 0; u < side; u++)
-        {
-            var (x, y) = inv.Apply((u + 0.5f) / kx - 0.5f, (v + 0.5f) / ky - 0.5f);
-            float su = (x + 0.5f) * kx - 0.5f, sv = (y + 0.5f) * ky - 0.5f;
-            int iu = (int)MathF.Floor(su), iv = (int)MathF.Floor(sv);
-            float fu = su - iu, fv = sv - iv;
-            float At(int a, int b) => a < 0 || b < 0 || a >= side || b >= side ? fill : logits[b * side + a];
-            result[v * side + u] = (1 - fv) * ((1 - fu) * At(iu, iv) + fu * At(iu + 1, iv))
-                                 + fv * ((1 - fu) * At(iu, iv + 1) + fu * At(iu + 1, iv + 1));
-        }
-        return result;
     }
 
     /// <summary>A box of the object's last size where its appearance best matches the current embedding: the cosine
