@@ -2,8 +2,10 @@ using SamRealtime.Model;
 
 namespace SamRealtime.Tracking;
 
-/// <summary>One decoded candidate for an object, as the GPU reduced it: SAM's statistics and the memory's score.</summary>
-internal readonly record struct Candidate(bool UserPrompt, float Score, (int X0, int Y0, int X1, int Y1)? Box, long Area, MemoryScore Memory)
+/// <summary>One decoded candidate for an object, as the GPU reduced it: SAM's statistics and the memory's score.
+/// <paramref name="Searched"/>: a lost object's candidate found away from where it was lost (the search).</summary>
+internal readonly record struct Candidate(bool UserPrompt, float Score, (int X0, int Y0, int X1, int Y1)? Box, long Area, MemoryScore Memory,
+                                          bool Searched = false)
 {
     /// <summary>The mask touches the image border: the object may continue outside it, so its size is a lower bound.</summary>
     public bool Clipped(int width, int height) => Box is { } b && (b.X0 <= 0 || b.Y0 <= 0 || b.X1 >= width || b.Y1 >= height);
@@ -12,8 +14,8 @@ internal readonly record struct Candidate(bool UserPrompt, float Score, (int X0,
 /// <summary>
 /// The tracking decisions for one object, in one place for every front end: which candidate is kept (SAM's predicted
 /// IoU, an area change that knows a mask at the frame edge is clipped, and the appearance memory's score — one
-/// threshold while tracked, a higher one held for <see cref="TrackerOptions.ReacquireFrames"/> consecutive frames to
-/// re-acquire a lost object), when an accepted frame is good enough to join the object's memory (SAMURAI writes only
+/// threshold while tracked, a higher one to re-acquire a lost object, held for <see cref="TrackerOptions.ReacquireFrames"/>
+/// consecutive frames when the candidate was found away from where the object was lost), when an accepted frame is good enough to join the object's memory (SAMURAI writes only
 /// confident frames), and where a lost object is searched for (the memory's readout map, at the object's last
 /// complete size, no further from where it was lost than a distance that grows while it stays lost).
 /// </summary>
@@ -65,10 +67,11 @@ internal sealed class ObjectTrack(TrackerOptions options)
         bool accepted = best >= 0;
         if (accepted && State == TrackState.Lost && !candidates[best].UserPrompt)
         {
-            // Hysteresis: a lost object comes back only after several consecutive frames that pass.
+            // Hysteresis: found elsewhere, a lost object comes back only after several consecutive frames that pass
+            // (one look-alike frame must not hand it to another object); where it was lost, at once.
             Streak++;
             PendingBox = candidates[best].Box;
-            accepted = Streak >= options.ReacquireFrames;
+            accepted = !candidates[best].Searched || Streak >= options.ReacquireFrames;
         }
         else if (!accepted) { Streak = 0; PendingBox = null; }
         return (chosen, accepted);
