@@ -35,6 +35,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
     public int Writes;
     /// <summary>Frames since the object was lost, and consecutive frames a re-acquisition candidate passed.</summary>
     public int LostFrames, Streak;
+    /// <summary>The box's motion, from accepted complete masks only; it coasts through the other frames.</summary>
+    public readonly BoxKalman Motion = new();
     /// <summary>Where the last passing re-acquisition candidate was (tried again on the next frame).</summary>
     public (int X0, int Y0, int X1, int Y1)? PendingBox;
 
@@ -82,6 +84,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
     /// <summary>Records the outcome: an accepted candidate becomes the object's box and size; else it is lost.</summary>
     public void Update(in Candidate? c, bool accepted, int width, int height)
     {
+        Motion.Predict();
         if (!accepted || c is not { Box: { } box } k)
         {
             if (State == TrackState.Lost) LostFrames++;
@@ -95,7 +98,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
         Box = box;
         Area = k.Area;
         Clipped = k.Clipped(width, height);
-        if (!Clipped || k.UserPrompt) { FullBox = box; FullArea = k.Area; }
+        if (!Clipped || k.UserPrompt) { FullBox = box; FullArea = k.Area; Motion.Correct(box); }
     }
 
     /// <summary>The memory writes an accepted candidate in row <paramref name="row"/> earns: a user prompt resets the
@@ -121,6 +124,13 @@ internal sealed class ObjectTrack(TrackerOptions options)
         return list;
     }
 
+    /// <summary>Centre of the box the motion model predicts for the next frame (the last box's without one).</summary>
+    public (float X, float Y) Predicted()
+    {
+        var (x0, y0, x1, y1) = Motion.Initialised ? Motion.Box(1) : (Box.X0, Box.Y0, Box.X1, Box.Y1);
+        return ((x0 + x1) / 2, (y0 + y1) / 2);
+    }
+
     /// <summary>A box of the object's last complete size centred where its readout map (64x64, this object's row of
     /// the memory readout) has the most foreground cells in a window of that size, within the search distance of
     /// where it was last seen; null when no window is at least <see cref="TrackerOptions.SearchMinFraction"/> foreground.</summary>
@@ -137,8 +147,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
         for (int cx = 0; cx < cw; cx++)
             sat[(cy + 1) * (cw + 1) + cx + 1] = (readout[cy * AppearanceMemory.Side + cx] > 0 ? 1 : 0)
                                               + sat[cy * (cw + 1) + cx + 1] + sat[(cy + 1) * (cw + 1) + cx] - sat[cy * (cw + 1) + cx];
-        // The last position, and how far from it the object may be by now.
-        float lx = (Box.X0 + Box.X1) / 2f, ly = (Box.Y0 + Box.Y1) / 2f;
+        // Where the object should be now (its motion's prediction, else its last box), and how far from it it may be.
+        var (lx, ly) = Predicted();
         float reach = MathF.Max(w, h) * (options.SearchReach + options.SearchReachGrowth * LostFrames);
         int best = -1, bestX = 0, bestY = 0;
         for (int cy = 0; cy + wh <= chh; cy++)

@@ -347,19 +347,24 @@ public sealed class VideoTracker : IDisposable
                                                           o.RawMask is not null ? o.Track.Box : null, o.Similarity)).ToArray();
     }
 
-    /// <summary>Where a lost object is looked for: at its last box with its last complete size (an object that left
-    /// through the edge was clipped there), where a candidate passed on the last frame (hysteresis needs it again),
-    /// and where last frame's memory readout found it.</summary>
+    /// <summary>Where a lost object is looked for: at its last box and where its motion model predicts it, with its
+    /// last complete size (an object that left through the edge was clipped there), where a candidate passed on the
+    /// last frame (hysteresis needs it again), and where last frame's memory readout found it.</summary>
     private IEnumerable<((float, float, float, float) Box, bool Searched)> LostBoxes(State o, int width, int height)
     {
         var t = o.Track;
         var (bx0, by0, bx1, by1) = t.Box;
-        if (t.FullBox is { } f)
+        var (w, h) = t.FullBox is { } f ? (f.X1 - f.X0, f.Y1 - f.Y0) : (bx1 - bx0, by1 - by0);
+        var (px, py) = t.Predicted();
+        float lx = (bx0 + bx1) / 2f, ly = (by0 + by1) / 2f;
+        // The prediction only when it is somewhere else (a moving object): each candidate costs a decoder row.
+        var centres = MathF.Abs(px - lx) + MathF.Abs(py - ly) > 0.25f * Math.Max(w, h) ? new[] { (lx, ly), (px, py) } : new[] { (lx, ly) };
+        foreach (var (cx, cy) in centres)
         {
-            float cx = (bx0 + bx1) / 2f, cy = (by0 + by1) / 2f, w = f.X1 - f.X0, h = f.Y1 - f.Y0;
-            yield return (_rules.Enlarge(Math.Max(0, cx - w / 2), Math.Max(0, cy - h / 2), Math.Min(width, cx + w / 2), Math.Min(height, cy + h / 2), width, height), false);
+            float x0 = Math.Max(0, cx - w / 2f), y0 = Math.Max(0, cy - h / 2f), x1 = Math.Min(width, cx + w / 2f), y1 = Math.Min(height, cy + h / 2f);
+            // A prediction that left the frame has nothing to decode.
+            if (x1 - x0 >= 1 && y1 - y0 >= 1) yield return (_rules.Enlarge(x0, y0, x1, y1, width, height), false);
         }
-        else yield return (_rules.Enlarge(bx0, by0, bx1, by1, width, height), false);
         if (t.PendingBox is { } p) yield return (_rules.Enlarge(p.X0, p.Y0, p.X1, p.Y1, width, height), true);
         if (_options.SearchWholeFrame && o.Readout is { } map && t.SearchBox(map, width, height) is { } s) yield return (s, true);
     }
