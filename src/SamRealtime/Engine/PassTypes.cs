@@ -35,7 +35,7 @@ public readonly record struct HostImage(Image Image, Format Format, int Width, i
 }
 
 /// <summary>Options of the engine pass. The tracking rules (<see cref="TrackerOptions.MinScore"/>, area change,
-/// appearance similarity, box margin) are the video tracker's, with the same defaults; <see cref="TrackerOptions.MinScore"/>
+/// appearance memory, box margin) are the video tracker's, with the same defaults; <see cref="TrackerOptions.MinScore"/>
 /// is also the floor below which an object is left out of the mask image in the same frame, on the GPU.
 /// <see cref="TrackerOptions.SearchWholeFrame"/> does not apply: the pass re-acquires a lost object at its last box.</summary>
 public sealed record SamPassOptions : TrackerOptions

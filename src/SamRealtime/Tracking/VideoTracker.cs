@@ -8,7 +8,8 @@ public enum TrackState { Tracked, Lost }
 
 /// <summary>One object's result on one frame. <see cref="Mask"/> is all zeros while the object is lost; <see cref="Box"/>
 /// is its mask's bounding box with exclusive ends, as <see cref="Prompt.Box"/>.
-/// <see cref="Similarity"/> is the appearance similarity to the prompted frame (1 on a prompted frame).</summary>
+/// <see cref="Similarity"/> is the appearance memory's score of the mask: the fraction of its cells that read out as the
+/// object (1 on a prompted frame).</summary>
 public sealed record ObjectResult(int Id, byte[] Mask, float Score, TrackState State, (int X0, int Y0, int X1, int Y1)? Box, float Similarity);
 
 /// <summary>Acceptance thresholds: a propagated mask is kept only if SAM is confident and its size is plausible.</summary>
@@ -20,9 +21,6 @@ public record TrackerOptions
     public float MaxAreaChange { get; init; } = 2.5f;
     /// <summary>Fraction by which the previous box is enlarged to let the object move.</summary>
     public float BoxMargin { get; init; } = 0.15f;
-    /// <summary>Minimum cosine similarity between the object's mean embedding on its prompted frame and now: the engine
-    /// pass's appearance check (<see cref="Engine.SamPass"/>); the video tracker judges appearance by its memory.</summary>
-    public float MinFeatureSimilarity { get; init; } = 0.8f;
     /// <summary>Fraction of a tracked object's mask cells whose appearance must read out as the object (its
     /// foreground memory over its background memory) for the mask to be kept. SAM happily segments whatever is in the
     /// box when the object has gone, with a high predicted IoU, so the score alone cannot detect loss.</summary>
