@@ -3,9 +3,10 @@ using SamRealtime.Model;
 namespace SamRealtime.Tracking;
 
 /// <summary>One decoded candidate for an object, as the GPU reduced it: SAM's statistics and the memory's score.
-/// <paramref name="Searched"/>: a lost object's candidate found away from where it was lost (the search).</summary>
+/// <paramref name="Searched"/>: a lost object's candidate found away from where it was lost (the search);
+/// <paramref name="FromMap"/>: placed by last frame's readout map, which counts as that frame's evidence.</summary>
 internal readonly record struct Candidate(bool UserPrompt, float Score, (int X0, int Y0, int X1, int Y1)? Box, long Area, MemoryScore Memory,
-                                          bool Searched = false)
+                                          bool Searched = false, bool FromMap = false)
 {
     /// <summary>The mask touches the image border: the object may continue outside it, so its size is a lower bound.</summary>
     public bool Clipped(int width, int height) => Box is { } b && (b.X0 <= 0 || b.Y0 <= 0 || b.X1 >= width || b.Y1 >= height);
@@ -73,7 +74,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
             // (one look-alike frame must not hand it to another object); where it was lost, at once.
             Streak++;
             PendingBox = candidates[best].Box;
-            accepted = !candidates[best].Searched || Streak >= options.ReacquireFrames;
+            accepted = !candidates[best].Searched || Streak + (candidates[best].FromMap ? 1 : 0) >= options.ReacquireFrames;
         }
         else if (!accepted) { Streak = 0; PendingBox = null; }
         return (chosen, accepted);

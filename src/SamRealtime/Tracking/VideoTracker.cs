@@ -190,19 +190,19 @@ public sealed class VideoTracker : IDisposable
         }
         // Candidate prompts per object: one for a tracked or corrected object, up to three for a lost one; none for an
         // object whose motion carried it out of the frame, nor (Refine) for one without a pending prompt.
-        var candidates = new List<(int Obj, Prompt Prompt, int DenseRow, bool Searched)>();
+        var candidates = new List<(int Obj, Prompt Prompt, int DenseRow, bool Searched, bool FromMap)>();
         var active = new bool[_objects.Count];
         for (int i = 0; i < _objects.Count; i++)
         {
             var o = _objects[i];
             active[i] = !onlyPrompted || o.Correction is not null;
             if (!active[i]) continue;
-            if (o.Correction is { } c) candidates.Add((i, c, -1, false));
+            if (o.Correction is { } c) candidates.Add((i, c, -1, false, false));
             else if (o.Track.State == TrackState.Tracked)
             {
-                if (Propagate(o, width, height) is { } p) candidates.Add((i, p, p.MaskLogits is null ? o.Row : -1, false));
+                if (Propagate(o, width, height) is { } p) candidates.Add((i, p, p.MaskLogits is null ? o.Row : -1, false, false));
             }
-            else foreach (var (box, far) in LostBoxes(o, width, height)) candidates.Add((i, new Prompt { Box = box }, -1, far));
+            else foreach (var (box, far, map) in LostBoxes(o, width, height)) candidates.Add((i, new Prompt { Box = box }, -1, far, map));
         }
 
         // Submission 1: candidates go to rows 0..k-1; every object's last accepted logits are carried after them, so
@@ -261,7 +261,7 @@ public sealed class VideoTracker : IDisposable
             int i = group.Key;
             var o = _objects[i];
             var rowsOf = group.ToArray();
-            var list = rowsOf.Select(r => new Candidate(o.Correction is not null, stats[r].Score, stats[r].Box, stats[r].Area, memory[r], candidates[r].Searched)).ToArray();
+            var list = rowsOf.Select(r => new Candidate(o.Correction is not null, stats[r].Score, stats[r].Box, stats[r].Area, memory[r], candidates[r].Searched, candidates[r].FromMap)).ToArray();
             var (index, ok) = o.Track.Decide(list, width, height);
             if (index < 0) continue;
             chosen[i] = rowsOf[index];
@@ -348,7 +348,7 @@ public sealed class VideoTracker : IDisposable
     /// <summary>Where a lost object is looked for: at its last box and where its motion model predicts it, with its
     /// last complete size (an object that left through the edge was clipped there), where a candidate passed on the
     /// last frame (hysteresis needs it again), and where last frame's memory readout found it.</summary>
-    private IEnumerable<((float, float, float, float) Box, bool Searched)> LostBoxes(State o, int width, int height)
+    private IEnumerable<((float, float, float, float) Box, bool Searched, bool FromMap)> LostBoxes(State o, int width, int height)
     {
         var t = o.Track;
         var (bx0, by0, bx1, by1) = t.Box;
@@ -361,10 +361,10 @@ public sealed class VideoTracker : IDisposable
         {
             float x0 = Math.Max(0, cx - w / 2f), y0 = Math.Max(0, cy - h / 2f), x1 = Math.Min(width, cx + w / 2f), y1 = Math.Min(height, cy + h / 2f);
             // A prediction that left the frame has nothing to decode.
-            if (x1 - x0 >= 1 && y1 - y0 >= 1) yield return (_rules.Enlarge(x0, y0, x1, y1, width, height), false);
+            if (x1 - x0 >= 1 && y1 - y0 >= 1) yield return (_rules.Enlarge(x0, y0, x1, y1, width, height), false, false);
         }
-        if (t.PendingBox is { } p) yield return (_rules.Enlarge(p.X0, p.Y0, p.X1, p.Y1, width, height), true);
-        if (_options.SearchWholeFrame && o.Readout is { } map && t.SearchBox(map, width, height) is { } s) yield return (s, true);
+        if (t.PendingBox is { } p) yield return (_rules.Enlarge(p.X0, p.Y0, p.X1, p.Y1, width, height), true, false);
+        if (_options.SearchWholeFrame && o.Readout is { } map && t.SearchBox(map, width, height) is { } s) yield return (s, true, true);
     }
 
     /// <summary>The prompt carried over from the previous frame: the enlarged box and the previous logits, both moved
