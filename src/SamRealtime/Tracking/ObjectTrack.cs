@@ -80,7 +80,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
         return (chosen, accepted);
     }
 
-    private static float Rank(in Candidate c) => c.UserPrompt ? 2 : c.Memory.Fraction;
+    // The mean readout, not the fraction: a look-alike region can be barely positive everywhere, the object clearly so.
+    private static float Rank(in Candidate c) => c.UserPrompt ? float.MaxValue : c.Memory.Cells > 0 ? c.Memory.ReadoutSum / c.Memory.Cells : float.MinValue;
 
     /// <summary>Records the outcome: an accepted candidate becomes the object's box and size; else it is lost.</summary>
     public void Update(in Candidate? c, bool accepted, int width, int height)

@@ -39,7 +39,7 @@ public record TrackerOptions
     /// <summary>How far from where it was lost a lost object is searched for, in object sizes: this, plus the growth
     /// per frame lost.</summary>
     public float SearchReach { get; init; } = 1.5f;
-    public float SearchReachGrowth { get; init; } = 0.5f;
+    public float SearchReachGrowth { get; init; } = 2f;
     /// <summary>Also look for a lost object where its appearance memory reads out best, not only at its last box: an
     /// object that left the frame or was hidden rarely comes back where it was last seen.</summary>
     public bool SearchWholeFrame { get; init; } = true;
