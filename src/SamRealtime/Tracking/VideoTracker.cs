@@ -27,7 +27,7 @@ public record TrackerOptions
     public float MinMemoryScore { get; init; } = 0.5f;
     /// <summary>The same fraction a lost object's candidate needs to re-acquire it, higher than
     /// <see cref="MinMemoryScore"/>: background that looks a bit like the object must not bring it back.</summary>
-    public float ReacquireMemoryScore { get; init; } = 0.7f;
+    public float ReacquireMemoryScore { get; init; } = 0.85f;
     /// <summary>Consecutive frames a lost object's candidate must pass before the object is re-acquired.</summary>
     public int ReacquireFrames { get; init; } = 2;
     /// <summary>Predicted IoU and memory fraction an accepted, complete mask needs to be written into the object's
