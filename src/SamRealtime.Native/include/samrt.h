@@ -135,7 +135,7 @@ typedef struct samrt_object {
     int32_t id;         /* as returned by samrt_tracker_add_object */
     int32_t state;      /* SAMRT_TRACKED or SAMRT_LOST */
     float score;        /* SAM's predicted IoU of the mask */
-    float similarity;   /* appearance similarity to the frame where the object was prompted (1 on that frame) */
+    float similarity;   /* appearance memory score: fraction of the mask that looks like the object (1 on a prompted frame) */
     int32_t box[4];     /* the mask's bounding box x0,y0,x1,y1 (inclusive pixels), all -1 when lost */
 } samrt_object;
 

@@ -1,6 +1,7 @@
 using Silk.NET.Vulkan;
 using SamRealtime.Model;
 using SamRealtime.Tracking;
+using SamRealtime.Vulkan;
 
 namespace SamRealtime.Engine;
 
@@ -34,7 +35,7 @@ public readonly record struct HostImage(Image Image, Format Format, int Width, i
 }
 
 /// <summary>Options of the engine pass. The tracking rules (<see cref="TrackerOptions.MinScore"/>, area change,
-/// appearance similarity, box margin) are the video tracker's, with the same defaults; <see cref="TrackerOptions.MinScore"/>
+/// appearance memory, box margin) are the video tracker's, with the same defaults; <see cref="TrackerOptions.MinScore"/>
 /// is also the floor below which an object is left out of the mask image in the same frame, on the GPU.
 /// <see cref="TrackerOptions.SearchWholeFrame"/> does not apply: the pass re-acquires a lost object at its last box.</summary>
 public sealed record SamPassOptions : TrackerOptions
@@ -63,3 +64,27 @@ public enum PassObjectState { Pending, Tracked, Lost }
 /// <param name="Prompt">The prompt the next frame uses (with tracking, the box; its logits stay on the GPU).</param>
 /// <param name="Box">Bounding box of its mask in image pixels (x0, y0, x1, y1), exclusive ends, null when empty.</param>
 public sealed record PassObject(int Id, Prompt Prompt, PassObjectState State, float Score, (int X0, int Y0, int X1, int Y1)? Box, long Frame);
+
+/// <summary>An object of the pass: its prompt, its tracking state and where its appearance memory lives.</summary>
+internal sealed class PassEntry(int id, Prompt prompt, int memorySlot, TrackerOptions options)
+{
+    public readonly int Id = id, MemorySlot = memorySlot;
+    public readonly ObjectTrack Track = new(options);
+    public Prompt Prompt = prompt;
+    public bool UserPrompt = true, Dense;
+    public int Version;
+    public PassObjectState State = PassObjectState.Pending;
+    public float Score;
+    public (int X0, int Y0, int X1, int Y1)? Box, LastAccepted;
+    public long Frame = -1;
+}
+
+/// <summary>One recording of <see cref="SamPass"/> in flight: its stream (descriptor sets, rented buffers) and its results for the host.</summary>
+internal sealed class PassSlot
+{
+    public CommandStream? Stream;
+    public ReadBack? Results, Memory;
+    public (int Id, int Version, bool UserPrompt)[] Objects = [];
+    public long Frame;
+    public int Width, Height;
+}

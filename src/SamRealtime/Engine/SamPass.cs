@@ -28,36 +28,16 @@ public sealed class SamPass : IDisposable
     private readonly SamPassOptions _options;
     private readonly TrackingRules _rules;
     private readonly ObjectBatch _batch;
+    private readonly AppearanceMemory _memory;
     private readonly GpuTensor _embedding;
-    private readonly Slot[] _slots;
-    private readonly List<ObjectEntry> _objects = new();
+    private readonly PassSlot[] _slots;
+    private readonly List<PassEntry> _objects = new();
+    // Memory writes earned by the last harvested frame, recorded before the next encoder overwrites its embedding.
+    private (long Frame, List<MemoryWrite> Writes) _pendingWrites = (-1, []);
     private int[] _rowIds = [];
     private int _nextId = 1;
     private long _frame, _lastEncoderFrame = long.MinValue;
     private bool _embeddingValid, _disposed;
-
-    private sealed class ObjectEntry(int id, Prompt prompt)
-    {
-        public readonly int Id = id;
-        public Prompt Prompt = prompt;
-        public bool UserPrompt = true, Dense;
-        public int Version;
-        public PassObjectState State = PassObjectState.Pending;
-        public float Score;
-        public (int X0, int Y0, int X1, int Y1)? Box, LastAccepted;
-        public long Frame = -1, Area;
-        public float[]? Feature;
-    }
-
-    /// <summary>One recording in flight: its stream (descriptor sets, rented buffers) and its results for the host.</summary>
-    private sealed class Slot
-    {
-        public CommandStream? Stream;
-        public ReadBack? Results;
-        public (int Id, int Version, bool UserPrompt)[] Objects = [];
-        public long Frame;
-        public int Width, Height;
-    }
 
     public SamPass(SamModel model, SamPassOptions? options = null)
     {
@@ -69,8 +49,9 @@ public sealed class SamPass : IDisposable
         _pipeline = model.Pipeline;
         _rules = new TrackingRules(_options);
         _batch = new ObjectBatch(_ctx, _pipeline);
+        _memory = new AppearanceMemory(_ctx, _pipeline.Buffers, model.StorageType);
         _embedding = _ctx.CreateTensor([1, 256, 64, 64], model.StorageType, "pass.embedding");
-        _slots = Enumerable.Range(0, _options.FramesInFlight).Select(_ => new Slot()).ToArray();
+        _slots = Enumerable.Range(0, _options.FramesInFlight).Select(_ => new PassSlot()).ToArray();
     }
 
     public SamPassOptions Options => _options;
@@ -93,7 +74,8 @@ public sealed class SamPass : IDisposable
         Limits.CheckPointCount(prompt.Points.Count);
         if (prompt.Points.Count == 0 && prompt.Box is null) throw new ArgumentException("Empty prompt: give at least one point or a box.");
         while (_objects.Any(o => o.Id == _nextId) || _nextId > 255) _nextId = _nextId > 255 ? 1 : _nextId + 1;
-        var e = new ObjectEntry(_nextId++, prompt);
+        int memorySlot = Enumerable.Range(0, _objects.Count + 1).First(i => _objects.All(o => o.MemorySlot != i));
+        var e = new PassEntry(_nextId++, prompt, memorySlot, _options);
         _objects.Add(e);
         return e.Id;
     }
@@ -115,7 +97,7 @@ public sealed class SamPass : IDisposable
 
     public void ClearObjects() => _objects.Clear();
 
-    private ObjectEntry Find(int id) =>
+    private PassEntry Find(int id) =>
         _objects.FirstOrDefault(o => o.Id == id) ?? throw new ArgumentException($"No object with id {id} in this pass.");
 
     /// <summary>
@@ -176,7 +158,7 @@ public sealed class SamPass : IDisposable
 
     /// <summary>Applies the results of the slot's previous frame (the host guarantees it completed) and frees what
     /// its recording held.</summary>
-    private Slot TakeSlot(int frameSlot)
+    private PassSlot TakeSlot(int frameSlot)
     {
         if (frameSlot < 0 || frameSlot >= _slots.Length)
             throw new ArgumentOutOfRangeException(nameof(frameSlot), $"Frame slot {frameSlot} is outside 0..{_slots.Length - 1} (FramesInFlight {_slots.Length}).");
@@ -184,39 +166,36 @@ public sealed class SamPass : IDisposable
         if (slot.Results is { } results)
         {
             var stats = ObjectBatch.Harvest(results, slot.Objects.Length, slot.Width, slot.Height);
-            for (int i = 0; i < stats.Length; i++) Apply(slot, slot.Objects[i], stats[i]);
+            var memory = slot.Memory is { } m ? AppearanceMemory.Harvest(m.Floats(0), stats.Length) : new MemoryScore[stats.Length];
+            _pendingWrites = (slot.Frame, []);
+            for (int i = 0; i < stats.Length; i++) Apply(slot, i, stats[i], memory[i]);
         }
-        slot.Results = null;
+        slot.Results = slot.Memory = null;
         slot.Stream?.Dispose();
         slot.Stream = null;
         return slot;
     }
 
-    /// <summary>The tracking rules on one object's statistics from a completed frame.</summary>
-    private void Apply(Slot slot, (int Id, int Version, bool UserPrompt) recorded, ObjectStats s)
+    /// <summary>The tracking decisions (<see cref="ObjectTrack"/>) on one object's statistics from a completed frame
+    /// (row <paramref name="row"/> of it). Its memory learns from it only while the embedding is still that frame's
+    /// (the next recording, one frame in flight); with more in flight an object is judged without memory.</summary>
+    private void Apply(PassSlot slot, int row, ObjectStats s, MemoryScore memory)
     {
+        var recorded = slot.Objects[row];
         var e = _objects.FirstOrDefault(o => o.Id == recorded.Id);
         // Gone, re-prompted since, or already updated by a later frame.
         if (e is null || e.Version != recorded.Version || e.Frame > slot.Frame) return;
         e.Frame = slot.Frame;
         e.Score = s.Score;
         e.Box = s.Box;
-        bool ok;
-        if (!_options.TrackObjects) ok = s.Box is not null && s.Score >= _options.MinScore;
-        else
-        {
-            float sim = TrackingRules.Similarity(recorded.UserPrompt, e.Feature, s.Feature);
-            ok = s.Box is not null && _rules.Accept(recorded.UserPrompt, s.Score, s.Area, e.Area, sim);
-        }
+        var c = new Candidate(recorded.UserPrompt, s.Score, s.Box, s.Area, memory);
+        bool ok = !_options.TrackObjects ? s.Box is not null && s.Score >= _options.MinScore : e.Track.Decide([c], slot.Width, slot.Height).Accepted;
         e.State = ok ? PassObjectState.Tracked : PassObjectState.Lost;
         if (!_options.TrackObjects) return;
-        if (ok)
-        {
-            if (recorded.UserPrompt) e.Feature = s.Feature;
-            e.Area = s.Area;
-            e.LastAccepted = s.Box;
-        }
+        e.Track.Update(c, ok, slot.Width, slot.Height);
+        if (ok && slot.Frame == _frame - 1) _pendingWrites.Writes.AddRange(e.Track.MemoryWrites(c, row, e.MemorySlot, _memory, slot.Width, slot.Height));
         // Accepted: its box and (on the GPU) its logits; lost: searched for at its last accepted box.
+        if (ok) e.LastAccepted = s.Box;
         if (e.LastAccepted is not { } b) return;
         e.Prompt = new Prompt { Box = _rules.Enlarge(b.X0, b.Y0, b.X1, b.Y1, slot.Width, slot.Height) };
         e.Dense = ok;
@@ -234,13 +213,20 @@ public sealed class SamPass : IDisposable
         }
     }
 
-    private void RecordFrame(CommandStream cs, Slot slot, HostImage source, HostImage mask)
+    private void RecordFrame(CommandStream cs, PassSlot slot, HostImage source, HostImage mask)
     {
         int w = source.Width, h = source.Height, n = _objects.Count;
         var all = PipelineStageFlags.AllCommandsBit;
         // Earlier frames on this queue use the same buffers.
         cs.Barrier();
         var ids = _objects.Select(o => o.Id).ToArray();
+        if (_pendingWrites.Frame == _frame - 1 && _pendingWrites.Writes.Count > 0)
+        {
+            // Last frame's rows and embedding, before this frame's decoder and encoder replace them.
+            _memory.EnsureObjects(cs, _objects.Max(o => o.MemorySlot) + 1);
+            _memory.Write(cs, _batch.Chosen, _embedding, _pendingWrites.Writes, w, h);
+        }
+        _pendingWrites.Writes.Clear();
 
         bool encode = n > 0 && (!_embeddingValid || _frame - _lastEncoderFrame >= _options.EncoderInterval);
         if (encode)
@@ -275,6 +261,13 @@ public sealed class SamPass : IDisposable
             _rowIds = ids;
             packed = _batch.Render(cs, _options.Labels ? ids : null, w, h, _options.MinScore);
             slot.Results = _batch.Stats(cs, _embedding, w, h);
+            if (_options.TrackObjects && _objects.Any(o => o.Track.HasMemory))
+            {
+                _memory.EnsureObjects(cs, _objects.Max(o => o.MemorySlot) + 1);
+                var readout = _memory.Readout(cs, _embedding, _objects.Max(o => o.MemorySlot) + 1);
+                var scores = _memory.Score(cs, _batch.Chosen, readout, _objects.Select((o, i) => (i, o.MemorySlot)).ToArray(), w, h);
+                slot.Memory = _pipeline.ReadResults(cs, (scores.Buffer, (ulong)n * AppearanceMemory.ScoreStride * 4));
+            }
             slot.Objects = _objects.Select(o => (o.Id, o.Version, o.UserPrompt)).ToArray();
             slot.Frame = _frame;
             slot.Width = w;
@@ -302,6 +295,7 @@ public sealed class SamPass : IDisposable
         _ctx.WaitIdle();
         foreach (var s in _slots) s.Stream?.Dispose();
         _batch.Dispose();
+        _memory.Dispose();
         _embedding.Dispose();
     }
 }

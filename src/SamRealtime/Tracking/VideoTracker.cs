@@ -8,7 +8,8 @@ public enum TrackState { Tracked, Lost }
 
 /// <summary>One object's result on one frame. <see cref="Mask"/> is all zeros while the object is lost; <see cref="Box"/>
 /// is its mask's bounding box with exclusive ends, as <see cref="Prompt.Box"/>.
-/// <see cref="Similarity"/> is the appearance similarity to the prompted frame (1 on a prompted frame).</summary>
+/// <see cref="Similarity"/> is the appearance memory's score of the mask: the fraction of its cells that read out as the
+/// object (1 on a prompted frame).</summary>
 public sealed record ObjectResult(int Id, byte[] Mask, float Score, TrackState State, (int X0, int Y0, int X1, int Y1)? Box, float Similarity);
 
 /// <summary>Acceptance thresholds: a propagated mask is kept only if SAM is confident and its size is plausible.</summary>
@@ -20,12 +21,27 @@ public record TrackerOptions
     public float MaxAreaChange { get; init; } = 2.5f;
     /// <summary>Fraction by which the previous box is enlarged to let the object move.</summary>
     public float BoxMargin { get; init; } = 0.15f;
-    /// <summary>Minimum cosine similarity between the object's appearance (mean image embedding under its mask) on
-    /// the frame it was prompted and on the current frame: SAM happily segments whatever is in the box when the
-    /// object has gone, with a high predicted IoU, so the score alone cannot detect loss.</summary>
-    public float MinFeatureSimilarity { get; init; } = 0.8f;
-    /// <summary>Also look for a lost object where its appearance best matches the current embedding, not only at its
-    /// last box: an object that left the frame or was hidden rarely comes back where it was last seen.</summary>
+    /// <summary>Fraction of a tracked object's mask cells whose appearance must read out as the object (its
+    /// foreground memory over its background memory) for the mask to be kept. SAM happily segments whatever is in the
+    /// box when the object has gone, with a high predicted IoU, so the score alone cannot detect loss.</summary>
+    public float MinMemoryScore { get; init; } = 0.5f;
+    /// <summary>The same fraction a lost object's candidate needs to re-acquire it, higher than
+    /// <see cref="MinMemoryScore"/>: background that looks a bit like the object must not bring it back.</summary>
+    public float ReacquireMemoryScore { get; init; } = 0.85f;
+    /// <summary>Consecutive frames a lost object's candidate must pass before the object is re-acquired.</summary>
+    public int ReacquireFrames { get; init; } = 2;
+    /// <summary>Predicted IoU and memory fraction an accepted, complete mask needs to be written into the object's
+    /// recent-frame memory (only confident frames teach it what the object now looks like).</summary>
+    public float MemoryWriteScore { get; init; } = 0.8f;
+    public float MemoryWriteFraction { get; init; } = 0.75f;
+    /// <summary>Fraction of a search window (the object's complete size) that must read out as the object.</summary>
+    public float SearchMinFraction { get; init; } = 0.3f;
+    /// <summary>How far from where it was lost a lost object is searched for, in object sizes: this, plus the growth
+    /// per frame lost.</summary>
+    public float SearchReach { get; init; } = 1.5f;
+    public float SearchReachGrowth { get; init; } = 2f;
+    /// <summary>Also look for a lost object where its appearance memory reads out best, not only at its last box: an
+    /// object that left the frame or was hidden rarely comes back where it was last seen.</summary>
     public bool SearchWholeFrame { get; init; } = true;
 }
 
@@ -40,32 +56,30 @@ public record TrackerOptions
 /// </summary>
 public sealed class VideoTracker : IDisposable
 {
-    private sealed class State
+    private sealed class State(TrackerOptions options)
     {
         public required int Id;
         // Row of the object batch's current frame holding its last accepted logits (-1: none); they never leave the GPU.
         public int Row = -1;
         public byte[]? Mask;
-        public (int X0, int Y0, int X1, int Y1) Box;
-        public long Area;
-        public TrackState TrackState = TrackState.Tracked;
         public Prompt? Correction;
-        public float[]? Feature;
         // The last decoded mask before overlaps were resolved, and its score: Refine re-resolves overlaps between a
         // re-decoded object and the others without decoding those again.
         public byte[]? RawMask;
         public float Score;
         public float Similarity = 1f;
+        public readonly ObjectTrack Track = new(options);
+        // While lost: this frame's memory readout map (64x64), where the next frame searches for it.
+        public float[]? Readout;
     }
 
-    private const int EmbeddingSide = 64, EmbeddingChannels = 256;
-
-    private readonly SamModel _model;
+        private readonly SamModel _model;
     private readonly TrackerOptions _options;
     private readonly TrackingRules _rules;
     private readonly IMotionEstimator? _motion;
     private readonly List<State> _objects = new();
     private readonly ObjectBatch _batch;
+    private readonly AppearanceMemory _memory;
     private int _nextId = 1;
 
     /// <param name="motion">Moves each object's prompt by the motion seen in the frames; null: the prompt stays where
@@ -77,6 +91,7 @@ public sealed class VideoTracker : IDisposable
         _rules = new TrackingRules(_options);
         _motion = motion;
         _batch = new ObjectBatch(model.Context, model.Pipeline);
+        _memory = new AppearanceMemory(model.Context, model.Pipeline.Buffers, model.StorageType);
     }
 
     public IReadOnlyList<int> ObjectIds => _objects.Select(o => o.Id).ToArray();
@@ -89,7 +104,7 @@ public sealed class VideoTracker : IDisposable
         Limits.CheckObjectCount(_objects.Count + 1);
         Limits.CheckPointCount(prompt.Points.Count);
         _nextId = Math.Max(_nextId, newId + 1);
-        _objects.Add(new State { Id = newId, Correction = prompt });
+        _objects.Add(new State(_options) { Id = newId, Correction = prompt });
         return newId;
     }
 
@@ -159,8 +174,9 @@ public sealed class VideoTracker : IDisposable
     }
 
     /// <summary>One frame of tracking in at most two submissions: (1) the encoder when <paramref name="encode"/>
-    /// holds it, every candidate prompt decoded into the object batch and reduced to its statistics — what the rules
-    /// decide on; (2) the accepted candidates rendered to masks at the image size, read back as bytes.</summary>
+    /// holds it, every candidate prompt decoded into the object batch and reduced to its statistics, and the
+    /// appearance memory's readout scoring every candidate — what the rules decide on; (2) the accepted candidates
+    /// rendered to masks at the image size, read back as bytes, and the confident ones written into the memory.</summary>
     private IReadOnlyList<ObjectResult> Decode(bool onlyPrompted, CommandStream? encode, ImageEmbedding image)
     {
         int width = image.Width, height = image.Height;
@@ -170,11 +186,9 @@ public sealed class VideoTracker : IDisposable
             if (encode is not null) { encode.Submit(); _model.ImageReady(image); }
             return [];
         }
-        // The embedding reaches the host only when a lost object is searched for where its appearance matches best.
-        float[]? embedding = null;
-        // Candidate prompts per object: one for a tracked or corrected object, up to two for a lost one; none for an
+        // Candidate prompts per object: one for a tracked or corrected object, up to three for a lost one; none for an
         // object whose motion carried it out of the frame, nor (Refine) for one without a pending prompt.
-        var candidates = new List<(int Obj, Prompt Prompt, int DenseRow)>();
+        var candidates = new List<(int Obj, Prompt Prompt, int DenseRow, bool Searched, bool FromMap)>();
         // Rows moved by their object's motion (on the GPU) before they are read as dense prompts.
         var warps = new List<(int Row, Motion Motion)>();
         var active = new bool[_objects.Count];
@@ -183,29 +197,16 @@ public sealed class VideoTracker : IDisposable
             var o = _objects[i];
             active[i] = !onlyPrompted || o.Correction is not null;
             if (!active[i]) continue;
-            if (o.Correction is { } c) candidates.Add((i, c, -1));
-            else if (o.TrackState == TrackState.Tracked)
+            if (o.Correction is { } c) candidates.Add((i, c, -1, false, false));
+            else if (o.Track.State == TrackState.Tracked)
             {
                 if (Propagate(o, width, height) is { } p)
                 {
-                    candidates.Add((i, p.Prompt, o.Row));
+                    candidates.Add((i, p.Prompt, o.Row, false, false));
                     if (p.Motion is { } m && o.Row >= 0) warps.Add((o.Row, m));
                 }
             }
-            else
-            {
-                candidates.Add((i, new Prompt { Box = _rules.Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height) }, -1));
-                if (_options.SearchWholeFrame && o.Feature is not null)
-                {
-                    if (embedding is null)
-                    {
-                        // The frame must be encoded before its embedding is read.
-                        if (encode is not null) { encode.Submit(); _model.ImageReady(image); encode.Dispose(); encode = null; }
-                        embedding = image.Read();
-                    }
-                    if (SearchPrompt(o, embedding, width, height) is { } s) candidates.Add((i, s, -1));
-                }
-            }
+            else foreach (var (box, far, map) in LostBoxes(o, width, height)) candidates.Add((i, new Prompt { Box = box }, -1, far, map));
         }
 
         // Submission 1: candidates go to rows 0..k-1; every object's last accepted logits are carried after them, so
@@ -214,17 +215,40 @@ public sealed class VideoTracker : IDisposable
         var carry = _objects.Select((o, i) => (o.Row, i)).Where(x => x.Row >= 0).Select((x, j) => (From: x.Row, To: k + j, Obj: x.i)).ToArray();
         int rows = k + carry.Length;
         var stats = Array.Empty<ObjectStats>();
+        var memory = new MemoryScore[k];
+        // Lost objects' readout maps come back for the next frame's search; nothing else of the readout does.
+        var searched = Enumerable.Range(0, _objects.Count)
+                                 .Where(i => active[i] && _objects[i].Correction is null && _objects[i].Track is { State: TrackState.Lost, HasMemory: true })
+                                 .ToArray();
+        var maps = new float[]?[_objects.Count];
         if (rows > 0)
         {
             var cs = encode ?? _model.Context.BeginCommands();
             try
             {
+                _memory.EnsureObjects(cs, _objects.Count);
                 var inputs = candidates.Select((c, r) => new DecodeInput(c.Prompt.SparsePoints(height, width), r, c.Prompt.MaskLogits, c.DenseRow)).ToArray();
                 foreach (var (row, m) in warps) _batch.Warp(cs, row, m, width, height);
                 _batch.Decode(cs, image.Tensor, inputs, rows, carry.Select(c => (c.From, c.To)).ToArray(), []);
                 var results = k > 0 ? _batch.Stats(cs, image.Tensor, width, height, k) : null;
+                ReadBack? scored = null;
+                if (k > 0 && _objects.Any(o => o.Track.HasMemory))
+                {
+                    var readout = _memory.Readout(cs, image.Tensor, _objects.Count);
+                    var scores = _memory.Score(cs, _batch.Chosen, readout, candidates.Select((c, r) => (r, c.Obj)).ToArray(), width, height);
+                    const ulong map = AppearanceMemory.Cells * 4;
+                    var lostMaps = _model.Pipeline.Buffers.Rent(cs, Math.Max(1, (ulong)searched.Length) * map, BufferKind.Device, "track.maps");
+                    for (int j = 0; j < searched.Length; j++) cs.Copy(readout.Buffer, (ulong)searched[j] * map, lostMaps, (ulong)j * map, map);
+                    scored = _model.Pipeline.ReadResults(cs, (scores.Buffer, (ulong)k * AppearanceMemory.ScoreStride * 4), (lostMaps, (ulong)searched.Length * map));
+                }
                 cs.Submit();
                 if (results is not null) stats = ObjectBatch.Harvest(results, k, width, height);
+                if (scored is not null)
+                {
+                    memory = AppearanceMemory.Harvest(scored.Floats(0), k);
+                    var all = scored.Floats(1);
+                    for (int j = 0; j < searched.Length; j++) maps[searched[j]] = all.AsSpan(j * AppearanceMemory.Cells, AppearanceMemory.Cells).ToArray();
+                }
             }
             finally { cs.Dispose(); }
         }
@@ -232,27 +256,25 @@ public sealed class VideoTracker : IDisposable
         if (encode is not null) _model.ImageReady(image);
         foreach (var (_, to, obj) in carry) _objects[obj].Row = to;
 
-        // Per object: the accepted candidate most like the prompted appearance, else the first (for its score).
+        // Per object: the tracking decisions on its candidates (ObjectTrack).
         var chosen = new int[_objects.Count];
         Array.Fill(chosen, -1);
         var accepted = new bool[_objects.Count];
-        var similarity = new float[_objects.Count];
-        for (int r = 0; r < k; r++)
+        var judged = new Candidate?[_objects.Count];
+        foreach (var group in Enumerable.Range(0, k).GroupBy(r => candidates[r].Obj))
         {
-            int i = candidates[r].Obj;
+            int i = group.Key;
             var o = _objects[i];
-            var st = stats[r];
-            bool userPrompt = o.Correction is not null;
-            float sim = TrackingRules.Similarity(userPrompt, o.Feature, st.Feature);
-            bool ok = _rules.Accept(userPrompt, st.Score, st.Area, o.Area, sim);
-            bool better = chosen[i] < 0 || (ok && (!accepted[i] || sim > similarity[i]));
-            if (!better) continue;
-            chosen[i] = r;
+            var rowsOf = group.ToArray();
+            var list = rowsOf.Select(r => new Candidate(o.Correction is not null, stats[r].Score, stats[r].Box, stats[r].Area, memory[r], candidates[r].Searched, candidates[r].FromMap)).ToArray();
+            var (index, ok) = o.Track.Decide(list, width, height);
+            if (index < 0) continue;
+            chosen[i] = rowsOf[index];
             accepted[i] = ok;
-            similarity[i] = sim;
+            judged[i] = list[index];
         }
 
-        // Submission 2: the accepted masks at the image size, as bytes.
+        // Submission 2: the accepted masks at the image size, as bytes; confident ones join their object's memory.
         var winners = Enumerable.Range(0, _objects.Count).Where(i => accepted[i]).ToArray();
         var masksOut = new byte[]?[_objects.Count];
         if (winners.Length > 0)
@@ -262,12 +284,15 @@ public sealed class VideoTracker : IDisposable
             var planes = buffers.RentTensor(cs, [winners.Length, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "track.masks");
             var scores = buffers.RentTensor(cs, [winners.Length], DataType.F32, "track.scores");
             const ulong plane = FramePipeline.Plane * 4;
+            var writes = new List<MemoryWrite>();
             for (int j = 0; j < winners.Length; j++)
             {
-                int r = chosen[winners[j]];
+                int i = winners[j], r = chosen[i];
                 cs.Copy(_batch.Chosen.Buffer, (ulong)r * plane, planes.Buffer, (ulong)j * plane, plane);
                 cs.Copy(_batch.Scores.Buffer, (ulong)r * 4, scores.Buffer, (ulong)j * 4, 4);
+                writes.AddRange(_objects[i].Track.MemoryWrites(judged[i]!.Value, r, i, _memory, width, height));
             }
+            _memory.Write(cs, _batch.Chosen, image.Tensor, writes, width, height);
             var packed = _model.Pipeline.Render(cs, planes, scores, null, winners.Length, 1, width, height);
             ulong maskBytes = MaskOutput.PackedBytes((long)width * height);
             var results = _model.Pipeline.ReadResults(cs, (packed, (ulong)winners.Length * maskBytes));
@@ -286,23 +311,19 @@ public sealed class VideoTracker : IDisposable
         {
             var o = _objects[i];
             if (!active[i]) continue;
-            var st = chosen[i] >= 0 ? stats[chosen[i]] : null;
-            if (accepted[i] && o.Correction is not null) o.Feature = st!.Feature;
+            var c = judged[i];
             if (accepted[i])
             {
                 o.Row = chosen[i];
                 o.Mask = masksOut[i];
-                o.Area = st!.Area;
-                o.Box = BoundingBox(o.Mask!, width, height);
-                o.TrackState = TrackState.Tracked;
+                // The pixel-exact box of the rendered mask, not the low-res cells' box.
+                c = c!.Value with { Box = BoundingBox(o.Mask!, width, height) };
             }
-            else
-            {
-                o.TrackState = TrackState.Lost;
-            }
+            o.Track.Update(c, accepted[i], width, height);
+            o.Readout = o.Track.State == TrackState.Lost ? maps[i] ?? o.Readout : null;
             o.RawMask = accepted[i] ? o.Mask : null;
-            o.Score = st?.Score ?? 0;
-            o.Similarity = similarity[i];
+            o.Score = c?.Score ?? 0;
+            o.Similarity = c is { UserPrompt: false } x && o.Track.HasMemory ? x.Memory.Fraction : 1f;
             o.Correction = null;
         }
         // A pixel belongs to at most one object: the one whose mask scored higher.
@@ -319,8 +340,30 @@ public sealed class VideoTracker : IDisposable
                 else owner[j] = 1;
             }
         }
-        return _objects.Select((o, i) => new ObjectResult(o.Id, masks[i], o.Score, o.TrackState,
-                                                          o.RawMask is not null ? o.Box : null, o.Similarity)).ToArray();
+        return _objects.Select((o, i) => new ObjectResult(o.Id, masks[i], o.Score, o.Track.State,
+                                                          o.RawMask is not null ? o.Track.Box : null, o.Similarity)).ToArray();
+    }
+
+    /// <summary>Where a lost object is looked for: at its last box and where its motion model predicts it, with its
+    /// last complete size (an object that left through the edge was clipped there), where a candidate passed on the
+    /// last frame (hysteresis needs it again), and where last frame's memory readout found it.</summary>
+    private IEnumerable<((float, float, float, float) Box, bool Searched, bool FromMap)> LostBoxes(State o, int width, int height)
+    {
+        var t = o.Track;
+        var (bx0, by0, bx1, by1) = t.Box;
+        var (w, h) = t.FullBox is { } f ? (f.X1 - f.X0, f.Y1 - f.Y0) : (bx1 - bx0, by1 - by0);
+        var (px, py) = t.Predicted();
+        float lx = (bx0 + bx1) / 2f, ly = (by0 + by1) / 2f;
+        // The prediction only when it is somewhere else (a moving object): each candidate costs a decoder row.
+        var centres = MathF.Abs(px - lx) + MathF.Abs(py - ly) > 0.25f * Math.Max(w, h) ? new[] { (lx, ly), (px, py) } : new[] { (lx, ly) };
+        foreach (var (cx, cy) in centres)
+        {
+            float x0 = Math.Max(0, cx - w / 2f), y0 = Math.Max(0, cy - h / 2f), x1 = Math.Min(width, cx + w / 2f), y1 = Math.Min(height, cy + h / 2f);
+            // A prediction that left the frame has nothing to decode.
+            if (x1 - x0 >= 1 && y1 - y0 >= 1) yield return (_rules.Enlarge(x0, y0, x1, y1, width, height), false, false);
+        }
+        if (t.PendingBox is { } p) yield return (_rules.Enlarge(p.X0, p.Y0, p.X1, p.Y1, width, height), true, false);
+        if (_options.SearchWholeFrame && o.Readout is { } map && t.SearchBox(map, width, height) is { } s) yield return (s, true, true);
     }
 
     /// <summary>The prompt carried over from the previous frame: the enlarged box, moved by the object's motion when
@@ -329,13 +372,12 @@ public sealed class VideoTracker : IDisposable
     private (Prompt Prompt, Motion? Motion)? Propagate(State o, int width, int height)
     {
         var motion = _motion is not null && o.Mask is not null ? _motion.Estimate(o.Mask) : null;
-        if (motion is not { } m) return (new Prompt { Box = _rules.Enlarge(o.Box.X0, o.Box.Y0, o.Box.X1, o.Box.Y1, width, height) }, null);
+        if (motion is not { } m) return (new Prompt { Box = _rules.Enlarge(o.Track.Box.X0, o.Track.Box.Y0, o.Track.Box.X1, o.Track.Box.Y1, width, height) }, null);
         var (x0, y0, x1, y1) = MovedBox(o.Mask!, width, height, m);
         // Less than a pixel of it left inside: SAM would only find the background there.
         if (x1 < 0 || y1 < 0 || x0 > width - 1 || y0 > height - 1) return null;
         return (new Prompt { Box = _rules.Enlarge(x0, y0, x1 + 1, y1 + 1, width, height) }, m);
     }
-
 
     /// <summary>Bounding box (first and last pixel, unclipped) of the mask moved by <paramref name="m"/>: the moved
     /// ends of every row bound it exactly, where the moved corners of the old box would overshoot when it turns.</summary>
@@ -358,50 +400,6 @@ public sealed class VideoTracker : IDisposable
         return (x0, y0, x1, y1);
     }
 
-    /// <summary>A box of the object's last size where its appearance best matches the current embedding: the cosine
-    /// similarity of its feature to every 16x16-pixel cell, averaged over a window of the object's size so that a
-    /// region like the whole object wins over one similar cell. Null for a feature of zeros, which matches nothing.</summary>
-    private static Prompt? SearchPrompt(State o, float[] embedding, int width, int height)
-    {
-        const int side = EmbeddingSide, ch = EmbeddingChannels;
-        var f = o.Feature!;
-        var (rh, rw) = Prompt.ResizedSize(height, width);
-        int cw = (rw + 15) / 16, chh = (rh + 15) / 16;   // cells that hold image, not padding
-        float cellX = 16f * width / rw, cellY = 16f * height / rh;   // one cell in image pixels
-        var (bx0, by0, bx1, by1) = o.Box;
-        int ww = Math.Clamp((int)MathF.Round((bx1 - bx0) / cellX), 1, cw), wh = Math.Clamp((int)MathF.Round((by1 - by0) / cellY), 1, chh);
-        double fn = Math.Sqrt(f.Sum(v => (double)v * v));
-        if (fn == 0) return null;
-        // Summed-area table of the per-cell similarity.
-        var sat = new double[(chh + 1) * (cw + 1)];
-        for (int cy = 0; cy < chh; cy++)
-        for (int cx = 0; cx < cw; cx++)
-        {
-            double dot = 0, en = 0;
-            for (int c = 0; c < ch; c++)
-            {
-                double e = embedding[(c * side + cy) * side + cx];
-                dot += e * f[c];
-                en += e * e;
-            }
-            double sim = en == 0 ? 0 : dot / (Math.Sqrt(en) * fn);
-            sat[(cy + 1) * (cw + 1) + cx + 1] = sim + sat[cy * (cw + 1) + cx + 1] + sat[(cy + 1) * (cw + 1) + cx] - sat[cy * (cw + 1) + cx];
-        }
-        double best = double.NegativeInfinity;
-        int bestX = 0, bestY = 0;
-        for (int cy = 0; cy + wh <= chh; cy++)
-        for (int cx = 0; cx + ww <= cw; cx++)
-        {
-            double s = sat[(cy + wh) * (cw + 1) + cx + ww] - sat[cy * (cw + 1) + cx + ww] - sat[(cy + wh) * (cw + 1) + cx] + sat[cy * (cw + 1) + cx];
-            if (s > best) { best = s; bestX = cx; bestY = cy; }
-        }
-        // The window's centre, the last box's size around it, shifted back inside the image.
-        float w = bx1 - bx0, h = by1 - by0;
-        float x0 = Math.Clamp((bestX + ww / 2f) * cellX - w / 2, 0, Math.Max(0, width - w));
-        float y0 = Math.Clamp((bestY + wh / 2f) * cellY - h / 2, 0, Math.Max(0, height - h));
-        return new Prompt { Box = (x0, y0, Math.Min(width, x0 + w), Math.Min(height, y0 + h)) };
-    }
-
     /// <summary>The mask's bounding box, exclusive ends (as <see cref="Prompt.Box"/>).</summary>
     private static (int, int, int, int) BoundingBox(byte[] mask, int width, int height)
     {
@@ -419,5 +417,9 @@ public sealed class VideoTracker : IDisposable
     }
 
     /// <summary>Frees the objects' GPU state (the model stays).</summary>
-    public void Dispose() => _batch.Dispose();
+    public void Dispose()
+    {
+        _batch.Dispose();
+        _memory.Dispose();
+    }
 }
