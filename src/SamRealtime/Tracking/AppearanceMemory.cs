@@ -113,11 +113,31 @@ internal sealed class AppearanceMemory : IDisposable
             if (w.Kind != MemoryWriteKind.Clear && (w.Row < 0 || chosen.Length < (long)(w.Row + 1) * FramePipeline.Plane))
                 throw new ShapeException($"{name}: row {w.Row} is outside chosen {chosen.ShapeText}.");
         }
-        var list = Indices(cs, writes.SelectMany(w => new[] { Math.Max(0, w.Row), w.Object, w.Block, (int)w.Kind }), "memory.writes");
         var (vw, vh) = ValidCells(width, height);
         var kernel = _ctx.Kernel(_type == DataType.F16 ? "memory_write_f16" : "memory_write", WriteLayout, GroupSize);
-        cs.Dispatch(kernel, ((uint)writes.Count, 1u, 1u), new WritePush { Cap = Cap, Blocks = Blocks, ValidW = vw, ValidH = vh, Ring = Ring },
-                    chosen.Buffer, embedding.Buffer, list, _keys!.Buffer, _counts!);
+        // The workgroups of one dispatch run in any order, so two writes to the same block (a clear after a write, a
+        // block written twice) go to separate dispatches, in the order given: the last one wins, as on the CPU.
+        var wave = new List<MemoryWrite>();
+        var blocks = new HashSet<(int, int)>();
+        foreach (var w in writes)
+        {
+            if (!blocks.Add((w.Object, w.Block)))
+            {
+                Dispatch(wave);
+                wave.Clear();
+                blocks.Clear();
+                blocks.Add((w.Object, w.Block));
+            }
+            wave.Add(w);
+        }
+        Dispatch(wave);
+
+        void Dispatch(List<MemoryWrite> batch)
+        {
+            var list = Indices(cs, batch.SelectMany(w => new[] { Math.Max(0, w.Row), w.Object, w.Block, (int)w.Kind }), "memory.writes");
+            cs.Dispatch(kernel, ((uint)batch.Count, 1u, 1u), new WritePush { Cap = Cap, Blocks = Blocks, ValidW = vw, ValidH = vh, Ring = Ring },
+                        chosen.Buffer, embedding.Buffer, list, _keys!.Buffer, _counts!);
+        }
     }
 
     /// <summary>Records the readout of objects 0..<paramref name="objects"/>-1 on <paramref name="embedding"/>: a
