@@ -8,7 +8,7 @@ namespace SamRealtime.Kernels;
 /// Offset + b*BatchStride + t*TokenStride + h*HeadStride + d (in elements). TinyViT's interleaved qkv tensor
 /// [windows, tokens, heads*3*dim] is three views with offsets 0, dim, 2*dim and head stride 3*dim.
 /// </summary>
-public readonly record struct HeadView(GpuTensor Tensor, int Offset, int BatchStride, int TokenStride, int HeadStride)
+internal readonly record struct HeadView(GpuTensor Tensor, int Offset, int BatchStride, int TokenStride, int HeadStride)
 {
     /// <summary>A dense [batch, tokens, heads*headDim] tensor (heads side by side in the channel dimension).</summary>
     public static HeadView Dense(GpuTensor t, int tokens, int heads, int headDim, int offset = 0) =>
@@ -51,7 +51,7 @@ public readonly record struct HeadView(GpuTensor Tensor, int Offset, int BatchSt
 /// the score matrix is never stored. Q, K, V and the output are <see cref="HeadView"/>s, so interleaved and separate
 /// q/k/v layouts both work without copies.
 /// </summary>
-public sealed class Attention
+internal sealed class Attention
 {
     /// <summary>Largest head dimension: q and the accumulator of every row live in registers.</summary>
     public const int MaxHeadDim = 128;

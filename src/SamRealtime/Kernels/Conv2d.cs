@@ -8,7 +8,7 @@ namespace SamRealtime.Kernels;
 /// fused activation and residual: out = act(conv + bias) + residual (shaders/conv2d.comp).
 /// Output size per axis is (in + 2·padding − kernel)/stride + 1.
 /// </summary>
-public sealed class Conv2d
+internal sealed class Conv2d
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);

@@ -9,7 +9,7 @@ namespace SamRealtime.Kernels;
 /// row (y, x) to pixel (2y+dy, 2x+dx) (<see cref="DepthToSpace"/>): the texel GEMM's speed, no scattered loop.
 /// The weight is <see cref="WeightAsGemm"/> of PyTorch's [Cin, Cout, 2, 2].
 /// </summary>
-public sealed class ConvTranspose2d(GpuContext ctx)
+internal sealed class ConvTranspose2d(GpuContext ctx)
 {
     private readonly Gemm _gemm = new(ctx);
 

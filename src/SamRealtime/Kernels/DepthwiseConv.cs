@@ -9,7 +9,7 @@ namespace SamRealtime.Kernels;
 /// multiple of 4 (one vec4 per invocation). This is TinyViT's local conv and MBConv/patch-merging depthwise conv read
 /// straight from token rows, so the encoder needs no NCHW copy around them.
 /// </summary>
-public sealed class DepthwiseConv
+internal sealed class DepthwiseConv
 {
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
     private readonly GpuContext _ctx;

@@ -8,7 +8,7 @@ namespace SamRealtime.Kernels;
 /// of a periodic table. All tensors share one storage type; the output may not alias an input (the command stream
 /// rejects a written binding that is also read), so in-place updates need a second buffer.
 /// </summary>
-public sealed class Elementwise
+internal sealed class Elementwise
 {
     private const int OpAdd = 0, OpAct = 1, OpAddAct = 2, OpCopy = 3, OpAddBroadcast = 4;
     private static readonly KernelLayout Layout = new(3, Marshal.SizeOf<Push>(), [2]);

@@ -4,7 +4,7 @@ using Silk.NET.Vulkan;
 
 namespace SamRealtime.Kernels;
 
-public enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
+internal enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 
 /// <summary>
 /// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp), or
@@ -14,7 +14,7 @@ public enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 /// K or N, K and all A/B offsets and strides multiples of 4, and the buffers within the device's texel-buffer
 /// limits) and gemm (any strides). Both accumulate in the same order, so they give identical results.
 /// </summary>
-public sealed class Gemm
+internal sealed class Gemm
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);

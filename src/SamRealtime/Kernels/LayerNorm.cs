@@ -8,7 +8,7 @@ namespace SamRealtime.Kernels;
 /// optionally followed by an activation (the decoder's channels-last LayerNorm2d + GELU).
 /// The output may not alias the input: the kernel re-reads the row after writing would have begun.
 /// </summary>
-public sealed class LayerNorm
+internal sealed class LayerNorm
 {
     private static readonly KernelLayout Layout = new(4, Marshal.SizeOf<Push>(), [3]);
     private readonly GpuContext _ctx;

@@ -7,7 +7,7 @@ namespace SamRealtime.Kernels;
 /// SAM's LayerNorm2d (shaders/layernorm2d.comp): for each (n, y, x) of an NCHW tensor, normalise over C, scale and
 /// shift per channel, then an optional fused activation (GELU in the mask decoder's upscaling). No aliasing.
 /// </summary>
-public sealed class LayerNorm2d
+internal sealed class LayerNorm2d
 {
     private static readonly KernelLayout Layout = new(4, Marshal.SizeOf<Push>(), [3]);
     private readonly GpuContext _ctx;

@@ -10,7 +10,7 @@ namespace SamRealtime.Kernels;
 /// shaders/mask_select.comp — the only implementation of it), then render chosen 256x256 logits straight into 8-bit
 /// masks at the frame size with SAM's two resizes and crop composed per pixel (shaders/mask_render.comp).
 /// </summary>
-public sealed class MaskOutput
+internal sealed class MaskOutput
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout SelectLayout = new(5, Marshal.SizeOf<SelectPush>(), [3, 4]);

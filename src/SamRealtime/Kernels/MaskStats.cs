@@ -9,7 +9,7 @@ namespace SamRealtime.Kernels;
 /// <param name="Area">Pixels with logit &gt; 0.</param>
 /// <param name="X0">Box of the pixels above 0, inclusive (X1 = the last column, as SAM's batched_mask_to_box);
 /// all four are 0 for an empty mask, as there.</param>
-public readonly record struct PlaneStats(int AboveHigh, int AboveLow, int Area, int X0, int Y0, int X1, int Y1)
+internal readonly record struct PlaneStats(int AboveHigh, int AboveLow, int Area, int X0, int Y0, int X1, int Y1)
 {
     /// <summary>SAM's stability score: IoU of the masks at the two thresholds (one contains the other).
     /// 0/0 is NaN in the official code (torch division); here it is 0, which no threshold keeps either.</summary>
@@ -21,7 +21,7 @@ public readonly record struct PlaneStats(int AboveHigh, int AboveLow, int Area, 
 /// (shaders/mask_binarize.comp), so that only a few integers per candidate mask, and bytes for the kept ones,
 /// come back to the CPU.
 /// </summary>
-public sealed class MaskStats
+internal sealed class MaskStats
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout StatsLayout = new(2, Marshal.SizeOf<StatsPush>(), [1]);

@@ -5,7 +5,7 @@ namespace SamRealtime.Kernels;
 
 /// <summary>Batched 2-D transpose [batch, rows, cols] → [batch, cols, rows] (shaders/permute.comp): NCHW ↔ NHWC,
 /// i.e. feature maps ↔ token matrices. Bit-exact; the output may not alias the input.</summary>
-public sealed class Permute
+internal sealed class Permute
 {
     private static readonly KernelLayout Layout = new(2, Marshal.SizeOf<Push>(), [1]);
     private readonly GpuContext _ctx;

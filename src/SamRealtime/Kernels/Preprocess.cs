@@ -13,7 +13,7 @@ public enum PixelFormat { Rgba8, Bgra8, Rgb8, Bgr8 }
 /// [1, 3, size, size] tensor (fp32 or fp16).
 /// Owns small coefficient tables per frame geometry, kept until disposed.
 /// </summary>
-public sealed class Preprocess : IDisposable
+internal sealed class Preprocess : IDisposable
 {
     private const int PrecisionBits = 22;   // PIL's fixed-point precision for 8-bit resampling (32 - 8 - 2)
     private readonly GpuContext _ctx;

@@ -10,7 +10,7 @@ namespace SamRealtime.Kernels;
 /// triangle filter widened by the scale (PyTorch antialias=True / PIL bilinear); an axis that grows is plain
 /// bilinear either way, as in PyTorch.
 /// </summary>
-public sealed class Resize
+internal sealed class Resize
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(2, Marshal.SizeOf<Push>(), [1]);

@@ -5,7 +5,7 @@ namespace SamRealtime.Kernels;
 
 /// <summary>Numerically stable softmax over the last dimension of a row-major [rows, cols] tensor (shaders/softmax.comp).
 /// Attention does its own softmax inside <see cref="Attention"/>; this is for everything else.</summary>
-public sealed class Softmax
+internal sealed class Softmax
 {
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(2, Marshal.SizeOf<Push>(), [1]);

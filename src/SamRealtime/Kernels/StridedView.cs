@@ -6,7 +6,7 @@ namespace SamRealtime.Kernels;
 /// A batch of matrices inside a tensor: element (b, i, j) is at Offset + b*BatchStride + i*RowStride + j*ColStride
 /// (in elements). Transposing is swapping the two strides, so GEMM needs no transpose flags.
 /// </summary>
-public readonly record struct StridedView(GpuTensor Tensor, int Offset, int BatchStride, int RowStride, int ColStride)
+internal readonly record struct StridedView(GpuTensor Tensor, int Offset, int BatchStride, int RowStride, int ColStride)
 {
     /// <summary>Row-major [batch?, rows, cols] starting at <paramref name="offset"/>.</summary>
     public static StridedView RowMajor(GpuTensor t, int rows, int cols, int offset = 0, int batchStride = -1) =>

@@ -4,7 +4,7 @@ using SamRealtime.Vulkan;
 namespace SamRealtime.Model;
 
 /// <summary>One instance of every kernel family on a context, shared by the model parts.</summary>
-public sealed class KernelSet(GpuContext ctx)
+internal sealed class KernelSet(GpuContext ctx)
 {
     public GpuContext Context { get; } = ctx;
     public Gemm Gemm { get; } = new(ctx);

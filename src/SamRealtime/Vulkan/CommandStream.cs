@@ -6,14 +6,14 @@ using VkBuffer = Silk.NET.Vulkan.Buffer;
 namespace SamRealtime.Vulkan;
 
 /// <summary>GPU time of one recorded dispatch or copy, from timestamp queries.</summary>
-public readonly record struct KernelTiming(string Label, double Milliseconds);
+internal readonly record struct KernelTiming(string Label, double Milliseconds);
 
 /// <summary>
 /// Records many dispatches and copies into one command buffer and submits them at once. Barriers are placed
 /// automatically: a dispatch that reads or writes a buffer written since the last barrier, or writes one read
 /// since it, gets a compute/transfer memory barrier in front of it; independent dispatches stay unsynchronised.
 /// </summary>
-public sealed unsafe class CommandStream : IDisposable
+internal sealed unsafe class CommandStream : IDisposable
 {
     private const int SetsPerPool = 128;
     private const uint MaxQueries = 4096;

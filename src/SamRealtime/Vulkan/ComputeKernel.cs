@@ -7,7 +7,7 @@ namespace SamRealtime.Vulkan;
 /// <summary>What a shader binds: <paramref name="Buffers"/> storage buffers at bindings 0..n-1 of set 0, of which
 /// those in <paramref name="Written"/> are written (the command stream places barriers from this), and
 /// <paramref name="PushBytes"/> bytes of push constants.</summary>
-public sealed record KernelLayout(int Buffers, int PushBytes, int[] Written)
+internal sealed record KernelLayout(int Buffers, int PushBytes, int[] Written)
 {
     public bool Writes(int binding) => Array.IndexOf(Written, binding) >= 0;
 
@@ -23,7 +23,7 @@ public sealed record KernelLayout(int Buffers, int PushBytes, int[] Written)
 }
 
 /// <summary>A compute pipeline from embedded SPIR-V, with its specialization constants (ids 0..n-1, 32-bit).</summary>
-public sealed unsafe class ComputeKernel
+internal sealed unsafe class ComputeKernel
 {
     private readonly GpuContext _ctx;
     internal readonly Pipeline Pipeline;

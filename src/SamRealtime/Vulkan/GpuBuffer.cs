@@ -3,7 +3,7 @@ using VkBuffer = Silk.NET.Vulkan.Buffer;
 
 namespace SamRealtime.Vulkan;
 
-public enum BufferKind
+internal enum BufferKind
 {
     /// <summary>Device-local; the CPU reaches it through staging copies (or directly where memory is unified).</summary>
     Device,
@@ -14,7 +14,7 @@ public enum BufferKind
 }
 
 /// <summary>A VkBuffer bound to a sub-allocated range of device memory.</summary>
-public sealed unsafe class GpuBuffer : IDisposable
+internal sealed unsafe class GpuBuffer : IDisposable
 {
     private readonly GpuContext _ctx;
     internal VkBuffer Handle;

@@ -233,7 +233,7 @@ public sealed unsafe class GpuContext : IDisposable
     }
 
     /// <summary>A kernel built from the embedded SPIR-V <paramref name="shader"/>.spv; cached per specialization.</summary>
-    public ComputeKernel Kernel(string shader, KernelLayout layout, params ReadOnlySpan<int> specialization)
+    internal ComputeKernel Kernel(string shader, KernelLayout layout, params ReadOnlySpan<int> specialization)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var key = shader + "|" + string.Join(",", specialization.ToArray());
@@ -269,16 +269,16 @@ public sealed unsafe class GpuContext : IDisposable
     }
 
     /// <summary>Starts recording GPU work; submit it with <see cref="CommandStream.Submit"/>.</summary>
-    public CommandStream BeginCommands(bool profile = false) => new(this, profile);
+    internal CommandStream BeginCommands(bool profile = false) => new(this, profile);
 
-    public GpuBuffer CreateBuffer(ulong bytes, BufferKind kind = BufferKind.Device, string? name = null) =>
+    internal GpuBuffer CreateBuffer(ulong bytes, BufferKind kind = BufferKind.Device, string? name = null) =>
         new(this, bytes, kind, name);
 
-    public GpuTensor CreateTensor(ReadOnlySpan<int> shape, DataType type = DataType.F32, string? name = null) =>
+    internal GpuTensor CreateTensor(ReadOnlySpan<int> shape, DataType type = DataType.F32, string? name = null) =>
         new(this, shape, type, name);
 
     /// <summary>Uploads fp32 data into a new device tensor (converted to <paramref name="type"/>).</summary>
-    public GpuTensor Upload(ReadOnlySpan<float> data, ReadOnlySpan<int> shape, DataType type = DataType.F32, string? name = null)
+    internal GpuTensor Upload(ReadOnlySpan<float> data, ReadOnlySpan<int> shape, DataType type = DataType.F32, string? name = null)
     {
         var t = new GpuTensor(this, shape, type, name);
         try

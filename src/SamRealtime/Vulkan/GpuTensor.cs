@@ -2,13 +2,13 @@ using System.Runtime.InteropServices;
 
 namespace SamRealtime.Vulkan;
 
-public enum DataType { F32, F16 }
+internal enum DataType { F32, F16 }
 
 /// <summary>
 /// A dense row-major tensor on the GPU. The host API is always fp32; <see cref="DataType.F16"/> tensors are
 /// converted on the way in and out.
 /// </summary>
-public sealed class GpuTensor : IDisposable
+internal sealed class GpuTensor : IDisposable
 {
     public GpuBuffer Buffer { get; }
     public int[] Shape { get; }

@@ -4,7 +4,7 @@ namespace SamRealtime.Weights;
 /// One GraphProto: nodes in file order (ONNX requires topological order), initializers, inputs, outputs and
 /// value_info, with lookups by value name (producer, consumers, constant value).
 /// </summary>
-public sealed class OnnxGraph
+internal sealed class OnnxGraph
 {
     private Dictionary<string, OnnxTensor>? _initializersByName;
     private Dictionary<string, OnnxNode>? _producers;

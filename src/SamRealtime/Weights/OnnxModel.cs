@@ -10,7 +10,7 @@ namespace SamRealtime.Weights;
 /// tensors, protobuf groups. Unknown fields are skipped. Sparse initializers, training info and functions are
 /// skipped. A repeated occurrence of a singular message field (legal protobuf "merge") keeps the last one.
 /// </remarks>
-public sealed class OnnxModel
+internal sealed class OnnxModel
 {
     /// <summary>Tensors with more dimensions than this are rejected as corrupt.</summary>
     public const int MaxTensorRank = 64;

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace SamRealtime.Weights;
 
 /// <summary>TensorProto.DataType (onnx.proto).</summary>
-public enum OnnxDataType
+internal enum OnnxDataType
 {
     Undefined = 0,
     Float = 1,
@@ -26,7 +26,7 @@ public enum OnnxDataType
 }
 
 /// <summary>AttributeProto.AttributeType (onnx.proto).</summary>
-public enum OnnxAttributeType
+internal enum OnnxAttributeType
 {
     Undefined = 0,
     Float = 1,
@@ -46,16 +46,16 @@ public enum OnnxAttributeType
 }
 
 /// <summary>One entry of ModelProto.opset_import.</summary>
-public sealed record OnnxOpsetImport(string Domain, long Version);
+internal sealed record OnnxOpsetImport(string Domain, long Version);
 
 /// <summary>One dimension of a value's shape: a fixed size, a symbolic name, or neither (unknown).</summary>
-public readonly record struct OnnxDimension(long? Value, string? Param)
+internal readonly record struct OnnxDimension(long? Value, string? Param)
 {
     public override string ToString() => Value?.ToString() ?? Param ?? "?";
 }
 
 /// <summary>A graph input, output or value_info entry. <see cref="Shape"/> is null when the type has no shape.</summary>
-public sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadOnlyList<OnnxDimension>? Shape)
+internal sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadOnlyList<OnnxDimension>? Shape)
 {
     /// <summary>True when the value is a tensor whose every dimension is a fixed number equal to <paramref name="dims"/>.</summary>
     public bool HasShape(params long[] dims) =>
@@ -69,7 +69,7 @@ public sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadO
 /// A tensor from an initializer, a Constant node or a tensor attribute. Data stays in the file buffer until one
 /// of the <c>To…Array</c> methods converts it.
 /// </summary>
-public sealed class OnnxTensor
+internal sealed class OnnxTensor
 {
     private readonly long[] _dims;
     private readonly ReadOnlyMemory<byte> _raw;
@@ -323,7 +323,7 @@ public sealed class OnnxTensor
 }
 
 /// <summary>One attribute of a node. Only the member matching <see cref="Type"/> is meaningful.</summary>
-public sealed class OnnxAttribute
+internal sealed class OnnxAttribute
 {
     internal OnnxAttribute(string name, OnnxAttributeType type)
     {
@@ -360,7 +360,7 @@ public sealed class OnnxAttribute
 }
 
 /// <summary>One NodeProto. <see cref="Index"/> is its position in the graph's node list.</summary>
-public sealed class OnnxNode
+internal sealed class OnnxNode
 {
     internal OnnxNode(int index, string name, string opType, string domain, IReadOnlyList<string> inputs,
         IReadOnlyList<string> outputs, IReadOnlyList<OnnxAttribute> attributes)

