@@ -132,9 +132,7 @@ public sealed class SamPass : IDisposable
                                       "(declare HostFeatures.TimelineSemaphore when adopting, after enabling it).", Result.ErrorFeatureNotPresent);
         if (signal.Handle == 0) throw new ArgumentException("The timeline semaphore to signal is null.", nameof(signal));
         if (signalValue == 0) throw new ArgumentException("A timeline signal value must be greater than 0.", nameof(signalValue));
-        // Our own submissions carry a fence, so a busy slot can be waited for here.
-        if (frameSlot >= 0 && frameSlot < _slots.Length && _slots[frameSlot].Stream is { } busy && !busy.IsComplete)
-            busy.WaitForCompletion();
+        WaitForOurs(frameSlot);
         var slot = TakeSlot(frameSlot);
         Prepare(source, mask);
         slot.Stream = _ctx.BeginCommands();
@@ -142,18 +140,20 @@ public sealed class SamPass : IDisposable
         slot.Stream.SubmitNoWait(wait, waitValue, PipelineStageFlags.AllCommandsBit, signal, signalValue);
     }
 
-    /// <summary>
-    /// Applies the tracking rules to <paramref name="frameSlot"/>'s frame now rather than at the slot's next
-    /// <see cref="Record"/> or <see cref="Submit"/>, so <see cref="Objects"/> describes the frame the host has just
-    /// waited for (the mask image of that frame was rendered before the rules ran). The host must have waited for
-    /// that slot's submission; one of ours (<see cref="Submit"/>) is waited for here.
-    /// </summary>
+    /// <summary>Applies the tracking rules to <paramref name="frameSlot"/>'s frame now rather than at the slot's next
+    /// <see cref="Record"/>/<see cref="Submit"/>, so <see cref="Objects"/> describes the frame the host has just waited
+    /// for (its mask image was rendered before the rules ran). One of our own submissions is waited for here.</summary>
     public void Complete(int frameSlot)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (frameSlot >= 0 && frameSlot < _slots.Length && _slots[frameSlot].Stream is { } busy && !busy.IsComplete)
-            busy.WaitForCompletion();
+        WaitForOurs(frameSlot);
         TakeSlot(frameSlot);
+    }
+
+    /// <summary>Our own submissions carry a fence, so a busy slot of ours can be waited for.</summary>
+    private void WaitForOurs(int slot)
+    {
+        if (slot >= 0 && slot < _slots.Length && _slots[slot].Stream is { } busy && !busy.IsComplete) busy.WaitForCompletion();
     }
 
     /// <summary>Applies the results of the slot's previous frame (the host guarantees it completed) and frees what
