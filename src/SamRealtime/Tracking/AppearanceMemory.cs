@@ -113,7 +113,7 @@ internal sealed class AppearanceMemory : IDisposable
             if (w.Kind != MemoryWriteKind.Clear && (w.Row < 0 || chosen.Length < (long)(w.Row + 1) * FramePipeline.Plane))
                 throw new ShapeException($"{name}: row {w.Row} is outside chosen {chosen.ShapeText}.");
         }
-        var (vw, vh) = ValidCells(width, height);
+        var (vw, vh) = ImageEmbedding.ValidCells(width, height);
         var kernel = _ctx.Kernel(_type == DataType.F16 ? "memory_write_f16" : "memory_write", WriteLayout, GroupSize);
         // The workgroups of one dispatch run in any order, so two writes to the same block (a clear after a write, a
         // block written twice) go to separate dispatches, in the order given: the last one wins, as on the CPU.
@@ -170,7 +170,7 @@ internal sealed class AppearanceMemory : IDisposable
                 throw new ShapeException($"{name}: candidate row {row} / object {obj} outside chosen {chosen.ShapeText} / readout {readout.ShapeText}.");
         var list = Indices(cs, candidates.SelectMany(c => new[] { c.Row, c.Object }), "memory.candidates");
         var scores = _buffers.RentTensor(cs, [candidates.Count, ScoreStride], DataType.F32, "memory.scores");
-        var (vw, vh) = ValidCells(width, height);
+        var (vw, vh) = ImageEmbedding.ValidCells(width, height);
         var kernel = _ctx.Kernel("memory_score", ScoreLayout, GroupSize);
         cs.Dispatch(kernel, ((uint)candidates.Count, 1u, 1u), new ScorePush { ValidW = vw, ValidH = vh },
                     chosen.Buffer, readout.Buffer, list, scores.Buffer);
@@ -186,12 +186,6 @@ internal sealed class AppearanceMemory : IDisposable
         return list;
     }
 
-    /// <summary>Embedding cells that hold image rather than padding (16 pixels of SAM's 1024 frame each).</summary>
-    public static (int W, int H) ValidCells(int width, int height)
-    {
-        var (rh, rw) = Prompt.ResizedSize(height, width);
-        return ((rw + 15) / 16, (rh + 15) / 16);
-    }
 
     private GpuBuffer Indices(CommandStream cs, IEnumerable<int> values, string name)
     {

@@ -139,7 +139,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
     public (float X0, float Y0, float X1, float Y1)? SearchBox(ReadOnlySpan<float> readout, int width, int height)
     {
         if (FullBox is not { } full) return null;
-        var (cw, chh) = AppearanceMemory.ValidCells(width, height);
+        var (cw, chh) = ImageEmbedding.ValidCells(width, height);
         var (rh, rw) = Prompt.ResizedSize(height, width);
         float cellX = 16f * width / rw, cellY = 16f * height / rh;   // one cell in image pixels
         float w = full.X1 - full.X0, h = full.Y1 - full.Y0;

@@ -73,7 +73,7 @@ public sealed class AppearanceMemoryTests(GpuFixture fixture) : GpuTest(fixture)
         if (fp16 && !Ctx.Info.StorageBuffer16Bit) return;
         var type = fp16 ? DataType.F16 : DataType.F32;
         const int width = 301, height = 157, rows = 3, cap = 37, k = 5;   // 1024x534: 64x34 valid cells
-        var (vw, vh) = AppearanceMemory.ValidCells(width, height);
+        var (vw, vh) = ImageEmbedding.ValidCells(width, height);
         Assert.Equal((64, 34), (vw, vh));
         var logits = Blobs(rows, 11);
         // Row 2 is a small mask (fewer fg cells than k) at the image's left edge.
