@@ -36,8 +36,8 @@ public readonly record struct HostImage(Image Image, Format Format, int Width, i
 
 /// <summary>Options of the engine pass. The tracking rules (<see cref="TrackerOptions.MinScore"/>, area change,
 /// appearance memory, box margin) are the video tracker's, with the same defaults; <see cref="TrackerOptions.MinScore"/>
-/// is also the floor below which an object is left out of the mask image in the same frame, on the GPU.
-/// <see cref="TrackerOptions.SearchWholeFrame"/> does not apply: the pass re-acquires a lost object at its last box.</summary>
+/// is also the floor below which an object is left out of the mask image without tracking. With tracking, the mask
+/// image shows what the tracker accepts, decided on the GPU in the same recording.</summary>
 public sealed record SamPassOptions : TrackerOptions
 {
     /// <summary>How many recordings may be in flight; the host passes a frame slot in [0, FramesInFlight) and must
@@ -54,7 +54,10 @@ public sealed record SamPassOptions : TrackerOptions
 
     /// <summary>Move each object's prompt with it, by the video tracker's rules: an accepted mask's box
     /// (+<see cref="TrackerOptions.BoxMargin"/>) and its logits (kept on the GPU) become the next prompt; a rejected one
-    /// marks the object lost, and it is searched for at its last accepted box. Off: the prompts stay as the host set them.</summary>
+    /// marks the object lost, and it is searched for where the tracker would look (its last box, its predicted box, its
+    /// appearance memory's readout), one frame later when more than one frame is in flight. The pass has no optical
+    /// flow: its frames stay on the GPU, so the box margin and the Kalman prediction carry moving objects.
+    /// Off: the prompts stay as the host set them.</summary>
     public bool TrackObjects { get; init; }
 }
 
@@ -70,20 +73,24 @@ internal sealed class PassEntry(int id, Prompt prompt, int memorySlot, TrackerOp
 {
     public readonly int Id = id, MemorySlot = memorySlot;
     public readonly ObjectTrack Track = new(options);
+    /// <summary>The host's prompt; with tracking, used until a mask from it is accepted (<see cref="UserPrompt"/>).</summary>
     public Prompt Prompt = prompt;
-    public bool UserPrompt = true, Dense;
+    public bool UserPrompt = true;
+    /// <summary>Its row in the last recorded frame when it had exactly one (a tracked object): the next dense prompt.</summary>
+    public int Row = -1;
     public int Version;
     public PassObjectState State = PassObjectState.Pending;
     public float Score;
-    public (int X0, int Y0, int X1, int Y1)? Box, LastAccepted;
+    public (int X0, int Y0, int X1, int Y1)? Box;
     public long Frame = -1;
 }
+
 
 /// <summary>One recording of <see cref="SamPass"/> in flight: its stream (descriptor sets, rented buffers) and its results for the host.</summary>
 internal sealed class PassSlot
 {
     public CommandStream? Stream;
-    public ReadBack? Results, Memory;
+    public TrackingFrame? Results;
     public (int Id, int Version, bool UserPrompt)[] Objects = [];
     public long Frame;
     public int Width, Height;

@@ -11,8 +11,11 @@ namespace SamRealtime.Engine;
 /// Segment Anything as a pass of a host's Vulkan frame: the frame pipeline (encode every
 /// <see cref="SamPassOptions.EncoderInterval"/> frames, one batched decode of all objects with the mask choice on the
 /// GPU, rendering into the host's R8 mask image) recorded into the host's command buffer (<see cref="Record"/>) or
-/// submitted on our queue with a timeline semaphore (<see cref="Submit"/>), plus the video tracker's rules applied to
-/// each object's GPU statistics once its frame slot comes round. Object logits stay on the GPU from frame to frame.
+/// submitted on our queue with a timeline semaphore (<see cref="Submit"/>). With tracking, the video tracker's decisions
+/// (<see cref="ObjectTrack"/>): each object's candidates (its moved box, or where a lost one may be) are judged on the
+/// GPU in the same recording (<see cref="CandidateSelect"/>), so the mask image shows only what the tracker accepts,
+/// and the host's copy of each object's state follows the verdicts once its frame slot comes round. Object logits
+/// stay on the GPU from frame to frame.
 /// <para>Synchronisation, as recorded: (1) a memory barrier from all compute/transfer work earlier on the queue
 /// (earlier frames share our buffers); (2) source image: <c>Layout → TRANSFER_SRC_OPTIMAL</c> after
 /// ALL_COMMANDS / MEMORY_WRITE, copied, then <c>→ FinalLayout</c> before ALL_COMMANDS / MEMORY_READ|WRITE;
@@ -26,15 +29,14 @@ public sealed class SamPass : IDisposable
     private readonly GpuContext _ctx;
     private readonly FramePipeline _pipeline;
     private readonly SamPassOptions _options;
-    private readonly TrackingRules _rules;
     private readonly ObjectBatch _batch;
     private readonly AppearanceMemory _memory;
+    private readonly CandidateSelect _select;
     private readonly GpuTensor _embedding;
     private readonly PassSlot[] _slots;
     private readonly List<PassEntry> _objects = new();
     // Memory writes earned by the last harvested frame, recorded before the next encoder overwrites its embedding.
     private (long Frame, List<MemoryWrite> Writes) _pendingWrites = (-1, []);
-    private int[] _rowIds = [];
     private int _nextId = 1;
     private long _frame, _lastEncoderFrame = long.MinValue;
     private bool _embeddingValid, _disposed;
@@ -47,9 +49,9 @@ public sealed class SamPass : IDisposable
         if (_options.EncoderInterval < 1) throw new ArgumentOutOfRangeException(nameof(options), "EncoderInterval must be at least 1.");
         _ctx = model.Context;
         _pipeline = model.Pipeline;
-        _rules = new TrackingRules(_options);
         _batch = new ObjectBatch(_ctx, _pipeline);
         _memory = new AppearanceMemory(_ctx, _pipeline.Buffers, model.StorageType);
+        _select = new CandidateSelect(_ctx, _pipeline.Buffers);
         _embedding = _ctx.CreateTensor([1, 256, 64, 64], model.StorageType, "pass.embedding");
         _slots = Enumerable.Range(0, _options.FramesInFlight).Select(_ => new PassSlot()).ToArray();
     }
@@ -88,7 +90,6 @@ public sealed class SamPass : IDisposable
         var e = Find(id);
         e.Prompt = prompt;
         e.UserPrompt = true;
-        e.Dense = false;
         e.Version++;
         e.State = PassObjectState.Pending;
     }
@@ -165,41 +166,38 @@ public sealed class SamPass : IDisposable
         var slot = _slots[frameSlot];
         if (slot.Results is { } results)
         {
-            var stats = ObjectBatch.Harvest(results, slot.Objects.Length, slot.Width, slot.Height);
-            var memory = slot.Memory is { } m ? AppearanceMemory.Harvest(m.Floats(0), stats.Length) : new MemoryScore[stats.Length];
+            var outcomes = results.Harvest();
             _pendingWrites = (slot.Frame, []);
-            for (int i = 0; i < stats.Length; i++) Apply(slot, i, stats[i], memory[i]);
+            for (int i = 0; i < slot.Objects.Length; i++) Apply(slot, i, outcomes[i]);
         }
-        slot.Results = slot.Memory = null;
+        slot.Results = null;
         slot.Stream?.Dispose();
         slot.Stream = null;
         return slot;
     }
 
-    /// <summary>The tracking decisions (<see cref="ObjectTrack"/>) on one object's statistics from a completed frame
-    /// (row <paramref name="row"/> of it). Its memory learns from it only while the embedding is still that frame's
+    /// <summary>The verdict on object <paramref name="index"/> of a completed frame, taken into its state
+    /// (<see cref="ObjectTrack"/>). Its memory learns from the frame only while the embedding is still that frame's
     /// (the next recording, one frame in flight); with more in flight an object is judged without memory.</summary>
-    private void Apply(PassSlot slot, int row, ObjectStats s, MemoryScore memory)
+    private void Apply(PassSlot slot, int index, ObjectOutcome? outcome)
     {
-        var recorded = slot.Objects[row];
+        var recorded = slot.Objects[index];
         var e = _objects.FirstOrDefault(o => o.Id == recorded.Id);
         // Gone, re-prompted since, or already updated by a later frame.
         if (e is null || e.Version != recorded.Version || e.Frame > slot.Frame) return;
+        // No outcome: a lost object whose search boxes all lay outside the frame.
+        var (chosen, ok) = outcome is null ? (-1, false) : _options.TrackObjects ? e.Track.Decide(outcome) : (0, outcome.Verdict.Accepted);
+        Candidate? c = chosen >= 0 ? outcome!.Candidates[chosen] : null;
         e.Frame = slot.Frame;
-        e.Score = s.Score;
-        e.Box = s.Box;
-        var c = new Candidate(recorded.UserPrompt, s.Score, s.Box, s.Area, memory);
-        bool ok = !_options.TrackObjects ? s.Box is not null && s.Score >= _options.MinScore : e.Track.Decide([c], slot.Width, slot.Height).Accepted;
+        e.Score = c?.Score ?? 0;
+        e.Box = ok ? c!.Value.Box : null;
         e.State = ok ? PassObjectState.Tracked : PassObjectState.Lost;
         if (!_options.TrackObjects) return;
         e.Track.Update(c, ok, slot.Width, slot.Height);
-        if (ok && slot.Frame == _frame - 1) _pendingWrites.Writes.AddRange(e.Track.MemoryWrites(c, row, e.MemorySlot, _memory, slot.Width, slot.Height));
-        // Accepted: its box and (on the GPU) its logits; lost: searched for at its last accepted box.
-        if (ok) e.LastAccepted = s.Box;
-        if (e.LastAccepted is not { } b) return;
-        e.Prompt = new Prompt { Box = _rules.Enlarge(b.X0, b.Y0, b.X1, b.Y1, slot.Width, slot.Height) };
-        e.Dense = ok;
-        e.UserPrompt = false;
+        e.Track.Readout = e.Track.State == TrackState.Lost ? outcome?.Map ?? e.Track.Readout : null;
+        if (ok && slot.Frame == _frame - 1)
+            _pendingWrites.Writes.AddRange(e.Track.MemoryWrites(c!.Value, outcome!.First + chosen, e.MemorySlot, _memory, slot.Width, slot.Height));
+        if (ok) e.UserPrompt = false;
     }
 
     /// <summary>Everything that can be refused is checked before the first command goes into the host's buffer.</summary>
@@ -219,7 +217,6 @@ public sealed class SamPass : IDisposable
         var all = PipelineStageFlags.AllCommandsBit;
         // Earlier frames on this queue use the same buffers.
         cs.Barrier();
-        var ids = _objects.Select(o => o.Id).ToArray();
         if (_pendingWrites.Frame == _frame - 1 && _pendingWrites.Writes.Count > 0)
         {
             // Last frame's rows and embedding, before this frame's decoder and encoder replace them.
@@ -231,15 +228,7 @@ public sealed class SamPass : IDisposable
         bool encode = n > 0 && (!_embeddingValid || _frame - _lastEncoderFrame >= _options.EncoderInterval);
         if (encode)
         {
-            var pixels = _pipeline.Buffers.Rent(cs, (ulong)w * (ulong)h * 4, BufferKind.Device, "pass.pixels");
-            cs.ImageBarrier(source.Image, source.Layout, ImageLayout.TransferSrcOptimal, all, AccessFlags.MemoryWriteBit,
-                            PipelineStageFlags.TransferBit, AccessFlags.TransferReadBit);
-            cs.CopyImageToBuffer(source.Image, (uint)w, (uint)h, pixels);
-            cs.ImageBarrier(source.Image, ImageLayout.TransferSrcOptimal, source.FinalLayout, PipelineStageFlags.TransferBit, 0,
-                            all, AccessFlags.MemoryReadBit | AccessFlags.MemoryWriteBit);
-            var format = source.Format is Format.B8G8R8A8Unorm or Format.B8G8R8A8Srgb ? PixelFormat.Bgra8 : PixelFormat.Rgba8;
-            // sRGB-encoded bytes are what SAM was trained on; a copy keeps them encoded whatever the view format says.
-            _pipeline.Encode(cs, pixels, w, h, w * 4, format, _embedding);
+            _pipeline.Encode(cs, source, _embedding);
             _embeddingValid = true;
             _lastEncoderFrame = _frame;
         }
@@ -252,26 +241,27 @@ public sealed class SamPass : IDisposable
         LastFrameRanEncoder = encode;
 
         GpuBuffer packed;
-        if (n > 0)
+        // Each object's candidates, consecutive rows; without tracking, its prompt as the host set it.
+        var rows = _objects.SelectMany((e, i) => _options.TrackObjects ? e.Track.Candidates(i, e.UserPrompt ? e.Prompt : null, e.Row, w, h)
+                                                 : [new CandidatePrompt(e.Prompt, -1, new(i, Criteria.ScoreOnly(i, _options.MinScore)))]).ToList();
+        int k = rows.Count;
+        if (k > 0)
         {
-            // Object i writes row i; a tracked object's dense prompt is its row of the previous recorded frame.
-            var inputs = _objects.Select((o, i) => new DecodeInput(o.Prompt.SparsePoints(h, w), i, o.Prompt.MaskLogits,
-                                                                   o.Dense ? Array.IndexOf(_rowIds, o.Id) : -1)).ToArray();
-            _batch.Decode(cs, _embedding, inputs, n, [], _slots.Where(s => s.Stream is not null && s != slot).Select(s => s.Stream!).ToArray());
-            _rowIds = ids;
-            packed = _batch.Render(cs, _options.Labels ? ids : null, w, h, _options.MinScore);
-            slot.Results = _batch.Stats(cs, _embedding, w, h);
-            if (_options.TrackObjects && _objects.Any(o => o.Track.HasMemory))
-            {
-                _memory.EnsureObjects(cs, _objects.Max(o => o.MemorySlot) + 1);
-                var readout = _memory.Readout(cs, _embedding, _objects.Max(o => o.MemorySlot) + 1);
-                var scores = _memory.Score(cs, _batch.Chosen, readout, _objects.Select((o, i) => (i, o.MemorySlot)).ToArray(), w, h);
-                slot.Memory = _pipeline.ReadResults(cs, (scores.Buffer, (ulong)n * AppearanceMemory.ScoreStride * 4));
-            }
+            var inputs = rows.Select((c, r) => new DecodeInput(c.Prompt.SparsePoints(h, w), r, c.Prompt.MaskLogits, c.DenseRow)).ToArray();
+            _batch.Decode(cs, _embedding, inputs, k, [], _slots.Where(s => s.Stream is not null && s != slot).Select(s => s.Stream!).ToArray());
+            // A lost object's map is where the next frame looks for it (ObjectTrack.SearchBox).
+            var searched = Enumerable.Range(0, n).Where(i => _objects[i].Track is { State: TrackState.Lost, HasMemory: true } && !_objects[i].UserPrompt).ToArray();
+            bool memory = _options.TrackObjects && _objects.Any(o => o.Track.HasMemory);
+            slot.Results = TrackingFrame.Record(cs, _pipeline, _batch, _select, memory ? _memory : null, _embedding, rows.Select(c => c.Row).ToArray(), n,
+                                                i => _objects[i].MemorySlot, searched, w, h);
+            packed = _batch.Render(cs, _options.Labels ? rows.Select(c => _objects[c.Row.Object].Id).ToArray() : null, slot.Results.Gate, w, h);
             slot.Objects = _objects.Select(o => (o.Id, o.Version, o.UserPrompt)).ToArray();
             slot.Frame = _frame;
             slot.Width = w;
             slot.Height = h;
+            // A tracked object's single row is its dense prompt on the next recorded frame.
+            for (int i = 0; i < n; i++) _objects[i].Row = -1;
+            for (int r = 0; r < k; r++) if (rows.Count(c => c.Row.Object == rows[r].Row.Object) == 1) _objects[rows[r].Row.Object].Row = r;
         }
         else
         {
@@ -279,11 +269,7 @@ public sealed class SamPass : IDisposable
             cs.Fill(packed, 0);
         }
 
-        cs.ImageBarrier(mask.Image, ImageLayout.Undefined, ImageLayout.TransferDstOptimal, all, 0,
-                        PipelineStageFlags.TransferBit, AccessFlags.TransferWriteBit);
-        cs.CopyBufferToImage(packed, mask.Image, (uint)w, (uint)h);
-        cs.ImageBarrier(mask.Image, ImageLayout.TransferDstOptimal, mask.FinalLayout, PipelineStageFlags.TransferBit,
-                        AccessFlags.TransferWriteBit, all, AccessFlags.MemoryReadBit);
+        FramePipeline.WriteMask(cs, packed, mask);
         _frame++;
     }
 

@@ -15,10 +15,10 @@ internal sealed class MaskOutput
     private readonly GpuContext _ctx;
     private static readonly KernelLayout SelectLayout = new(5, Marshal.SizeOf<SelectPush>(), [3, 4]);
     private static readonly KernelLayout GatherLayout = new(3, sizeof(int), [2]);
-    private static readonly KernelLayout StatsLayout = new(3, 2 * sizeof(int), [2]);
+    private static readonly KernelLayout StatsLayout = new(2, 2 * sizeof(int), [1]);
 
-    /// <summary>Floats per object written by <see cref="Stats"/>: box (4), positive cells, feature cells, 2 spare, feature (256).</summary>
-    public const int StatsStride = 8 + 256;
+    /// <summary>Floats per row written by <see cref="Stats"/>: box (4), positive cells, 3 spare.</summary>
+    public const int StatsStride = 8;
     private static readonly KernelLayout RenderLayout = new(4, Marshal.SizeOf<RenderPush>(), [3]);
     private static readonly KernelLayout RenderTexelLayout = new(4, Marshal.SizeOf<RenderPush>(), [3])
         { TexelBindings = [(0, Format.R32G32B32A32Sfloat)] };
@@ -138,20 +138,19 @@ internal sealed class MaskOutput
                     chosen.Buffer, labels.Buffer, scores.Buffer, packed);
     }
 
-    /// <summary>Per object (rows 0..objects-1 of <paramref name="chosen"/>): box and count of positive low-res cells
-    /// inside the resized image, and the mean embedding under the mask (shaders/object_stats.comp).</summary>
+    /// <summary>Per row (rows 0..objects-1 of <paramref name="chosen"/>): box and count of positive low-res cells
+    /// inside the resized image (shaders/object_stats.comp).</summary>
     /// <param name="stats">fp32 [objects, <see cref="StatsStride"/>].</param>
-    public void Stats(CommandStream cs, GpuTensor chosen, GpuTensor embedding, GpuTensor stats, int objects, int width, int height)
+    public void Stats(CommandStream cs, GpuTensor chosen, GpuTensor stats, int objects, int width, int height)
     {
         const string name = "object_stats";
         if (objects <= 0 || width <= 0 || height <= 0) throw new ShapeException($"{name}: {objects} objects at {width}x{height} out of range.");
         if (chosen.Type != DataType.F32 || stats.Type != DataType.F32) throw new ShapeException($"{name}: chosen logits and stats are fp32 tensors.");
         if (chosen.Length < (long)objects * 65536) throw new ShapeException($"{name}: chosen {chosen.ShapeText} holds fewer than {objects} planes.");
-        Conv2d.CheckLength(name, "embedding", embedding, 256L * 64 * 64, "[1x256x64x64]");
         Conv2d.CheckLength(name, "stats", stats, (long)objects * StatsStride, $"[{objects}x{StatsStride}]");
         var (rh, rw) = Prompt.ResizedSize(height, width);
         int wg = GroupSize;
-        var kernel = _ctx.Kernel(embedding.Type == DataType.F16 ? "object_stats_f16" : "object_stats", StatsLayout, wg);
-        cs.Dispatch(kernel, ((uint)objects, 1u, 1u), new StatsPush { ValidW = (rw + 3) / 4, ValidH = (rh + 3) / 4 }, chosen.Buffer, embedding.Buffer, stats.Buffer);
+        var kernel = _ctx.Kernel("object_stats", StatsLayout, wg);
+        cs.Dispatch(kernel, ((uint)objects, 1u, 1u), new StatsPush { ValidW = (rw + 3) / 4, ValidH = (rh + 3) / 4 }, chosen.Buffer, stats.Buffer);
     }
 }

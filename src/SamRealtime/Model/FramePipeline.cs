@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using Silk.NET.Vulkan;
+using SamRealtime.Engine;
 using SamRealtime.Kernels;
 using SamRealtime.Vulkan;
 
@@ -78,6 +80,35 @@ internal sealed class FramePipeline : IDisposable
     {
         _k.Preprocess.Record(cs, pixels, format, width, height, strideBytes, _input);
         _encoder.Record(cs, _input, embedding);
+    }
+
+    /// <summary>Encodes a host's colour image as it will be when the stream runs: copied to a buffer (its layout changed
+    /// to TRANSFER_SRC and then to its final layout, with scopes wide enough to hold whatever the host did before).
+    /// sRGB-encoded bytes are what SAM was trained on; a copy keeps them encoded whatever a view's format says.</summary>
+    public void Encode(CommandStream cs, in HostImage source, GpuTensor embedding)
+    {
+        int w = source.Width, h = source.Height;
+        var all = PipelineStageFlags.AllCommandsBit;
+        var pixels = Buffers.Rent(cs, (ulong)w * (ulong)h * 4, BufferKind.Device, "frame.image");
+        cs.ImageBarrier(source.Image, source.Layout, ImageLayout.TransferSrcOptimal, all, AccessFlags.MemoryWriteBit,
+                        PipelineStageFlags.TransferBit, AccessFlags.TransferReadBit);
+        cs.CopyImageToBuffer(source.Image, (uint)w, (uint)h, pixels);
+        cs.ImageBarrier(source.Image, ImageLayout.TransferSrcOptimal, source.FinalLayout, PipelineStageFlags.TransferBit, 0,
+                        all, AccessFlags.MemoryReadBit | AccessFlags.MemoryWriteBit);
+        var format = source.Format is Format.B8G8R8A8Unorm or Format.B8G8R8A8Srgb ? PixelFormat.Bgra8 : PixelFormat.Rgba8;
+        Encode(cs, pixels, w, h, w * 4, format, embedding);
+    }
+
+    /// <summary>Writes a packed mask of the image size (<see cref="Render"/>) into a host's R8 image: its contents are
+    /// discarded (UNDEFINED → TRANSFER_DST), then it goes to its final layout with the write visible to every stage.</summary>
+    public static void WriteMask(CommandStream cs, GpuBuffer packed, in HostImage mask)
+    {
+        var all = PipelineStageFlags.AllCommandsBit;
+        cs.ImageBarrier(mask.Image, ImageLayout.Undefined, ImageLayout.TransferDstOptimal, all, 0,
+                        PipelineStageFlags.TransferBit, AccessFlags.TransferWriteBit);
+        cs.CopyBufferToImage(packed, mask.Image, (uint)mask.Width, (uint)mask.Height);
+        cs.ImageBarrier(mask.Image, ImageLayout.TransferDstOptimal, mask.FinalLayout, PipelineStageFlags.TransferBit,
+                        AccessFlags.TransferWriteBit, all, AccessFlags.MemoryReadBit);
     }
 
     /// <summary>The key frame's embedding moved by <paramref name="cellFlow"/> ([64, 64, 2]: for each embedding cell,

@@ -8,15 +8,14 @@ namespace SamRealtime.Model;
 /// <param name="Score">Predicted IoU of the chosen mask.</param>
 /// <param name="Box">Box of the mask's positive low-res cells in image pixels, exclusive ends (as <see cref="Prompt.Box"/>); null when empty.</param>
 /// <param name="Area">Positive low-res cells (one cell is 4x4 pixels of SAM's 1024 frame).</param>
-/// <param name="Feature">Mean image embedding under the mask (256 values); null when no embedding cell is covered.</param>
-internal sealed record ObjectStats(float Score, (int X0, int Y0, int X1, int Y1)? Box, long Area, float[]? Feature);
+internal sealed record ObjectStats(float Score, (int X0, int Y0, int X1, int Y1)? Box, long Area);
 
 /// <summary>
 /// Per-object state that stays on the GPU from frame to frame: each frame's rows of chosen 256x256 logits (written by
 /// the decoder's mask choice) and scores. The next frame's decoder reads an object's row directly as its dense prompt:
 /// the batch keeps two sets of rows and alternates, so a frame reads the previous frame's rows while it writes its own
-/// in any order. Per frame it renders masks and reduces each row to <see cref="ObjectStats"/> (~1 KB), which is all
-/// the host needs to make tracking decisions.
+/// in any order. Per frame it renders masks and reduces each row to <see cref="ObjectStats"/> (32 bytes), which with
+/// the appearance memory's score is all the host needs to make tracking decisions.
 /// </summary>
 internal sealed class ObjectBatch : IDisposable
 {
@@ -116,51 +115,74 @@ internal sealed class ObjectBatch : IDisposable
         return new LogitWarp.Map((float)(u1 - u0), (float)(u2 - u0), (float)u0, (float)(v1 - v0), (float)(v2 - v0), (float)v0);
     }
 
-    /// <summary>Renders every object into one mask of the frame size: labels (1..255 per row) or 255 when null;
-    /// a pixel goes to the object with the largest positive logit, objects scoring below <paramref name="minScore"/> are left out.</summary>
-    public GpuBuffer Render(CommandStream cs, int[]? labels, int width, int height, float minScore)
+    /// <summary>Renders the rows whose <paramref name="gate"/> is 1 (fp32 [Count], the tracking decision's
+    /// <see cref="Tracking.CandidateSelect"/>) into one mask of the frame size: <paramref name="labels"/>[row] (1..255)
+    /// or 255 when null; where gated rows overlap, a pixel goes to the row with the largest positive logit.</summary>
+    public GpuBuffer Render(CommandStream cs, int[]? labels, GpuTensor gate, int width, int height)
     {
         GpuTensor? l = null;
         if (labels is not null)
         {
+            if (labels.Length != Count) throw new ArgumentException($"{labels.Length} labels for a frame of {Count} rows.", nameof(labels));
             l = _pipeline.Buffers.RentTensor(cs, [Count], DataType.F32, "objects.labels");
             FramePipeline.Write(cs, l, labels.Select(v => (float)v).ToArray());
         }
-        return _pipeline.Render(cs, Chosen, Scores, l, 1, Count, width, height, minScore);
+        return _pipeline.Render(cs, Chosen, gate, l, 1, Count, width, height, 0.5f);
     }
 
-    /// <summary>Reduces rows 0..<paramref name="count"/>-1 (all by default) to their statistics on
-    /// <paramref name="embedding"/> and queues them with the scores for the host; read with <see cref="Harvest"/>.</summary>
-    public ReadBack Stats(CommandStream cs, GpuTensor embedding, int width, int height, int? count = null)
+    /// <summary>Reduces rows 0..<paramref name="count"/>-1 (all by default) to their statistics: fp32
+    /// [count, <see cref="MaskOutput.StatsStride"/>] rented for the stream. The host reads it with <see cref="Scores"/>
+    /// (<see cref="Harvest"/>).</summary>
+    public GpuTensor Stats(CommandStream cs, int width, int height, int? count = null)
     {
         int n = count ?? Count;
         if (n <= 0 || n > Count) throw new ArgumentOutOfRangeException(nameof(count), $"{n} rows of a frame of {Count}.");
         var stats = _pipeline.Buffers.RentTensor(cs, [n, MaskOutput.StatsStride], DataType.F32, "objects.stats");
-        _pipeline.Output.Stats(cs, Chosen, embedding, stats, n, width, height);
-        return _pipeline.ReadResults(cs, (Current.Scores.Buffer, (ulong)n * 4), (stats.Buffer, stats.Buffer.Size));
+        _pipeline.Output.Stats(cs, Chosen, stats, n, width, height);
+        return stats;
     }
 
-    /// <summary>The statistics of a completed <see cref="Stats"/> for a <paramref name="width"/>×<paramref name="height"/> frame.</summary>
-    public static ObjectStats[] Harvest(ReadBack results, int count, int width, int height)
+    /// <summary>The read-back parts a frame's decisions need of rows 0..<paramref name="count"/>-1: their scores and
+    /// <paramref name="stats"/> (<see cref="Harvest"/> reads them in this order).</summary>
+    public (GpuBuffer, ulong)[] StatsParts(GpuTensor stats, int count) =>
+        [(Current.Scores.Buffer, (ulong)count * 4), (stats.Buffer, (ulong)count * MaskOutput.StatsStride * 4)];
+
+    /// <summary>The statistics of <see cref="StatsParts"/> as read back, for a <paramref name="width"/>×<paramref name="height"/> frame.</summary>
+    public static ObjectStats[] Harvest(ReadOnlySpan<float> scores, ReadOnlySpan<float> stats, int count, int width, int height)
     {
-        var scores = results.Floats(0);
-        var stats = results.Floats(1);
-        var (rh, rw) = Prompt.ResizedSize(height, width);
-        double sx = (double)width / rw, sy = (double)height / rh;
         var list = new ObjectStats[count];
         for (int i = 0; i < count; i++)
         {
-            var s = stats.AsSpan(i * MaskOutput.StatsStride, MaskOutput.StatsStride);
-            (int, int, int, int)? box = null;
-            if (s[2] >= 0)
-            {
-                // A low-res cell covers 4x4 pixels of the 1024 frame.
-                box = ((int)Math.Floor(s[0] * 4 * sx), (int)Math.Floor(s[1] * 4 * sy),
-                       Math.Min(width, (int)Math.Ceiling((s[2] + 1) * 4 * sx)), Math.Min(height, (int)Math.Ceiling((s[3] + 1) * 4 * sy)));
-            }
-            list[i] = new ObjectStats(scores[i], box, (long)s[4], s[5] > 0 ? s[8..].ToArray() : null);
+            var s = stats.Slice(i * MaskOutput.StatsStride, MaskOutput.StatsStride);
+            list[i] = new ObjectStats(scores[i], s[2] >= 0 ? CellBox((int)s[0], (int)s[1], (int)s[2], (int)s[3], width, height) : null, (long)s[4]);
         }
         return list;
+    }
+
+    /// <summary>The image-pixel box (exclusive ends) of low-res cells x0..x1, y0..y1 (inclusive): a cell covers 4x4
+    /// pixels of SAM's 1024 frame.</summary>
+    public static (int X0, int Y0, int X1, int Y1) CellBox(int x0, int y0, int x1, int y1, int width, int height)
+    {
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        double sx = (double)width / rw, sy = (double)height / rh;
+        return ((int)Math.Floor(x0 * 4 * sx), (int)Math.Floor(y0 * 4 * sy),
+                Math.Min(width, (int)Math.Ceiling((x1 + 1) * 4 * sx)), Math.Min(height, (int)Math.Ceiling((y1 + 1) * 4 * sy)));
+    }
+
+    /// <summary>The low-res cells whose <see cref="CellBox"/> touches the frame edge: a box of cells is clipped when
+    /// x0 ≤ LoX, y0 ≤ LoY, x1 ≥ HiX or y1 ≥ HiY (what <see cref="Tracking.Candidate.Clipped"/> says of its pixel box).</summary>
+    public static (int LoX, int LoY, int HiX, int HiY) EdgeCells(int width, int height)
+    {
+        int loX = 0, loY = 0, hiX = FramePipeline.LowRes, hiY = FramePipeline.LowRes;
+        for (int c = FramePipeline.LowRes - 1; c >= 0; c--)
+        {
+            var (x0, y0, x1, y1) = CellBox(c, c, c, c, width, height);
+            if (x0 <= 0) loX = Math.Max(loX, c);
+            if (y0 <= 0) loY = Math.Max(loY, c);
+            if (x1 >= width) hiX = c;
+            if (y1 >= height) hiY = c;
+        }
+        return (loX, loY, hiX, hiY);
     }
 
     /// <summary>One row of the current frame read back (a correction that refines an object's mask needs its

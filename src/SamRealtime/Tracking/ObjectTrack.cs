@@ -40,48 +40,40 @@ internal sealed class ObjectTrack(TrackerOptions options)
     public readonly BoxKalman Motion = new();
     /// <summary>Where the last passing re-acquisition candidate was (tried again on the next frame).</summary>
     public (int X0, int Y0, int X1, int Y1)? PendingBox;
+    /// <summary>While lost: the last frame's readout map of the object's memory (64x64), where the next frame searches.</summary>
+    public float[]? Readout;
 
-    /// <summary>Whether the candidate passes: user prompts when not empty; tracked objects at the accept threshold;
-    /// lost ones at the higher re-acquire threshold, against their last complete size.</summary>
-    public bool Passes(in Candidate c, int width, int height)
+    /// <summary>What a candidate for this object must satisfy on the next frame (applied on the GPU,
+    /// <see cref="CandidateSelect"/>): a user prompt only a mask; otherwise SAM's score, an area change against the last
+    /// mask (a lost object: its last complete size) that knows clipped masks, and the memory's fraction — the accept
+    /// threshold while tracked, the higher re-acquire one while lost. A lost object's candidate found away from where
+    /// it was lost (<paramref name="searched"/>) is taken only after <see cref="TrackerOptions.ReacquireFrames"/>
+    /// consecutive passing frames, last frame's readout map (<paramref name="fromMap"/>) counting as one: one
+    /// look-alike frame must not hand the object to another.</summary>
+    public Criteria Criteria(int obj, bool userPrompt, bool searched = false, bool fromMap = false)
     {
-        if (c.Area <= 0 || c.Box is null) return false;
-        if (c.UserPrompt) return true;
-        if (c.Score < options.MinScore) return false;
-        bool clipped = c.Clipped(width, height);
+        if (userPrompt) return new Criteria(obj, true, true, 0, 0, false, 1, null);
         bool lost = State == TrackState.Lost;
         long reference = lost && FullArea > 0 ? FullArea : Area;
-        bool referenceClipped = !lost && Clipped;
-        // A clipped mask may be smaller than the object, one after a clipped mask larger than it was.
-        bool area = reference == 0 || ((clipped || c.Area * options.MaxAreaChange >= reference)
-                                       && (referenceClipped || c.Area <= reference * options.MaxAreaChange));
-        float threshold = lost ? options.ReacquireMemoryScore : options.MinMemoryScore;
-        return area && (!HasMemory || c.Memory.Fraction >= threshold);
+        bool accept = !lost || !searched || Streak + 1 + (fromMap ? 1 : 0) >= options.ReacquireFrames;
+        float? memory = HasMemory ? lost ? options.ReacquireMemoryScore : options.MinMemoryScore : null;
+        return new Criteria(obj, false, accept, options.MinScore, reference, !lost && Clipped, options.MaxAreaChange, memory);
     }
 
-    /// <summary>Chooses among the object's candidates (the passing one the memory likes best, else the first) and
-    /// updates the state. Returns the index chosen and whether its mask is accepted.</summary>
-    public (int Index, bool Accepted) Decide(IReadOnlyList<Candidate> candidates, int width, int height)
+    /// <summary>Takes the GPU's verdict on the object's candidates: counts the frames a lost object's re-acquisition
+    /// has passed. Returns the index of the candidate chosen (-1: none) and whether it is accepted.</summary>
+    public (int Index, bool Accepted) Decide(ObjectOutcome outcome)
     {
-        int best = -1;
-        for (int i = 0; i < candidates.Count; i++)
-            if (Passes(candidates[i], width, height) && (best < 0 || Rank(candidates[i]) > Rank(candidates[best]))) best = i;
-        int chosen = best >= 0 ? best : candidates.Count > 0 ? 0 : -1;
-        bool accepted = best >= 0;
-        if (accepted && State == TrackState.Lost && !candidates[best].UserPrompt)
+        var (candidates, first, verdict) = (outcome.Candidates, outcome.First, outcome.Verdict);
+        int best = verdict.Best >= 0 ? verdict.Best - first : -1;
+        if (best >= 0 && State == TrackState.Lost && !candidates[best].UserPrompt)
         {
-            // Hysteresis: found elsewhere, a lost object comes back only after several consecutive frames that pass
-            // (one look-alike frame must not hand it to another object); where it was lost, at once.
             Streak++;
             PendingBox = candidates[best].Box;
-            accepted = !candidates[best].Searched || Streak + (candidates[best].FromMap ? 1 : 0) >= options.ReacquireFrames;
         }
-        else if (!accepted) { Streak = 0; PendingBox = null; }
-        return (chosen, accepted);
+        else if (best < 0) { Streak = 0; PendingBox = null; }
+        return (verdict.Chosen >= 0 ? verdict.Chosen - first : -1, verdict.Accepted);
     }
-
-    // The mean readout, not the fraction: a look-alike region can be barely positive everywhere, the object clearly so.
-    private static float Rank(in Candidate c) => c.UserPrompt ? float.MaxValue : c.Memory.Cells > 0 ? c.Memory.ReadoutSum / c.Memory.Cells : float.MinValue;
 
     /// <summary>Records the outcome: an accepted candidate becomes the object's box and size; else it is lost.</summary>
     public void Update(in Candidate? c, bool accepted, int width, int height)
@@ -124,6 +116,53 @@ internal sealed class ObjectTrack(TrackerOptions options)
             Writes++;
         }
         return list;
+    }
+
+    /// <summary>A box (exclusive ends, as <see cref="Prompt.Box"/>) enlarged by the margin and clipped to the image:
+    /// the prompt a tracked object carries to the next frame.</summary>
+    public (float, float, float, float) Enlarge(float x0, float y0, float x1, float y1, int width, int height)
+    {
+        float mx = (x1 - 1 - x0) * options.BoxMargin, my = (y1 - 1 - y0) * options.BoxMargin;
+        return (Math.Max(0, x0 - mx), Math.Max(0, y0 - my), Math.Min(width, x1 + mx), Math.Min(height, y1 + my));
+    }
+
+    /// <summary>This object's candidates on the next frame (object <paramref name="obj"/> of the frame): the user's
+    /// prompt when one is pending; while tracked, its last box enlarged with <paramref name="denseRow"/> (last frame's
+    /// logits) as the dense prompt, or what <paramref name="moved"/> makes of it (a front end that measures motion;
+    /// null from it: nothing of the object is left in the frame); while lost, its search boxes.</summary>
+    public IEnumerable<CandidatePrompt> Candidates(int obj, Prompt? user, int denseRow, int width, int height,
+                                                   Func<(Prompt Prompt, int DenseRow)?>? moved = null)
+    {
+        if (user is not null) yield return new(user, -1, new(obj, Criteria(obj, true)));
+        else if (State == TrackState.Tracked)
+        {
+            var next = moved is not null ? moved() : (new Prompt { Box = Enlarge(Box.X0, Box.Y0, Box.X1, Box.Y1, width, height) }, denseRow);
+            if (next is { } n) yield return new(n.Prompt, n.DenseRow, new(obj, Criteria(obj, false)));
+        }
+        else
+            foreach (var (box, far, map) in LostBoxes(width, height))
+                yield return new(new Prompt { Box = box }, -1, new(obj, Criteria(obj, false, far, map), far, map));
+    }
+
+    /// <summary>Where a lost object is looked for: at its last box and where its motion model predicts it, with its
+    /// last complete size (an object that left through the edge was clipped there), where a candidate passed on the
+    /// last frame (hysteresis needs it again), and where last frame's memory readout found it.</summary>
+    private IEnumerable<((float, float, float, float) Box, bool Searched, bool FromMap)> LostBoxes(int width, int height)
+    {
+        var (bx0, by0, bx1, by1) = Box;
+        var (w, h) = FullBox is { } f ? (f.X1 - f.X0, f.Y1 - f.Y0) : (bx1 - bx0, by1 - by0);
+        var (px, py) = Predicted();
+        float lx = (bx0 + bx1) / 2f, ly = (by0 + by1) / 2f;
+        // The prediction only when it is somewhere else (a moving object): each candidate costs a decoder row.
+        var centres = MathF.Abs(px - lx) + MathF.Abs(py - ly) > 0.25f * Math.Max(w, h) ? new[] { (lx, ly), (px, py) } : new[] { (lx, ly) };
+        foreach (var (cx, cy) in centres)
+        {
+            float x0 = Math.Max(0, cx - w / 2f), y0 = Math.Max(0, cy - h / 2f), x1 = Math.Min(width, cx + w / 2f), y1 = Math.Min(height, cy + h / 2f);
+            // A prediction that left the frame has nothing to decode.
+            if (x1 - x0 >= 1 && y1 - y0 >= 1) yield return (Enlarge(x0, y0, x1, y1, width, height), false, false);
+        }
+        if (PendingBox is { } p) yield return (Enlarge(p.X0, p.Y0, p.X1, p.Y1, width, height), true, false);
+        if (options.SearchWholeFrame && Readout is { } map && SearchBox(map, width, height) is { } s) yield return (s, true, true);
     }
 
     /// <summary>Centre of the box the motion model predicts for the next frame (the last box's without one).</summary>

@@ -69,17 +69,15 @@ public sealed class VideoTracker : IDisposable
         public float Score;
         public float Similarity = 1f;
         public readonly ObjectTrack Track = new(options);
-        // While lost: this frame's memory readout map (64x64), where the next frame searches for it.
-        public float[]? Readout;
     }
 
-        private readonly SamModel _model;
+    private readonly SamModel _model;
     private readonly TrackerOptions _options;
-    private readonly TrackingRules _rules;
     private readonly IMotionEstimator? _motion;
     private readonly List<State> _objects = new();
     private readonly ObjectBatch _batch;
     private readonly AppearanceMemory _memory;
+    private readonly CandidateSelect _select;
     private int _nextId = 1;
 
     /// <param name="motion">Moves each object's prompt by the motion seen in the frames; null: the prompt stays where
@@ -88,10 +86,10 @@ public sealed class VideoTracker : IDisposable
     {
         _model = model;
         _options = options ?? new TrackerOptions();
-        _rules = new TrackingRules(_options);
         _motion = motion;
         _batch = new ObjectBatch(model.Context, model.Pipeline);
         _memory = new AppearanceMemory(model.Context, model.Pipeline.Buffers, model.StorageType);
+        _select = new CandidateSelect(model.Context, model.Pipeline.Buffers);
     }
 
     public IReadOnlyList<int> ObjectIds => _objects.Select(o => o.Id).ToArray();
@@ -186,9 +184,9 @@ public sealed class VideoTracker : IDisposable
             if (encode is not null) { encode.Submit(); _model.ImageReady(image); }
             return [];
         }
-        // Candidate prompts per object: one for a tracked or corrected object, up to three for a lost one; none for an
+        // Candidate prompts per object: one for a tracked or corrected object, up to four for a lost one; none for an
         // object whose motion carried it out of the frame, nor (Refine) for one without a pending prompt.
-        var candidates = new List<(int Obj, Prompt Prompt, int DenseRow, bool Searched, bool FromMap)>();
+        var candidates = new List<CandidatePrompt>();
         // Rows moved by their object's motion (on the GPU) before they are read as dense prompts.
         var warps = new List<(int Row, Motion Motion)>();
         var active = new bool[_objects.Count];
@@ -197,16 +195,12 @@ public sealed class VideoTracker : IDisposable
             var o = _objects[i];
             active[i] = !onlyPrompted || o.Correction is not null;
             if (!active[i]) continue;
-            if (o.Correction is { } c) candidates.Add((i, c, -1, false, false));
-            else if (o.Track.State == TrackState.Tracked)
+            candidates.AddRange(o.Track.Candidates(i, o.Correction, o.Row, width, height, () =>
             {
-                if (Propagate(o, width, height) is { } p)
-                {
-                    candidates.Add((i, p.Prompt, o.Row, false, false));
-                    if (p.Motion is { } m && o.Row >= 0) warps.Add((o.Row, m));
-                }
-            }
-            else foreach (var (box, far, map) in LostBoxes(o, width, height)) candidates.Add((i, new Prompt { Box = box }, -1, far, map));
+                if (Propagate(o, width, height) is not { } p) return null;
+                if (p.Motion is { } m && o.Row >= 0) warps.Add((o.Row, m));
+                return (p.Prompt, o.Row);
+            }));
         }
 
         // Submission 1: candidates go to rows 0..k-1; every object's last accepted logits are carried after them, so
@@ -214,13 +208,7 @@ public sealed class VideoTracker : IDisposable
         int k = candidates.Count;
         var carry = _objects.Select((o, i) => (o.Row, i)).Where(x => x.Row >= 0).Select((x, j) => (From: x.Row, To: k + j, Obj: x.i)).ToArray();
         int rows = k + carry.Length;
-        var stats = Array.Empty<ObjectStats>();
-        var memory = new MemoryScore[k];
-        // Lost objects' readout maps come back for the next frame's search; nothing else of the readout does.
-        var searched = Enumerable.Range(0, _objects.Count)
-                                 .Where(i => active[i] && _objects[i].Correction is null && _objects[i].Track is { State: TrackState.Lost, HasMemory: true })
-                                 .ToArray();
-        var maps = new float[]?[_objects.Count];
+        var outcomes = new ObjectOutcome?[_objects.Count];
         if (rows > 0)
         {
             var cs = encode ?? _model.Context.BeginCommands();
@@ -230,25 +218,18 @@ public sealed class VideoTracker : IDisposable
                 var inputs = candidates.Select((c, r) => new DecodeInput(c.Prompt.SparsePoints(height, width), r, c.Prompt.MaskLogits, c.DenseRow)).ToArray();
                 foreach (var (row, m) in warps) _batch.Warp(cs, row, m, width, height);
                 _batch.Decode(cs, image.Tensor, inputs, rows, carry.Select(c => (c.From, c.To)).ToArray(), []);
-                var results = k > 0 ? _batch.Stats(cs, image.Tensor, width, height, k) : null;
-                ReadBack? scored = null;
-                if (k > 0 && _objects.Any(o => o.Track.HasMemory))
+                TrackingFrame? frame = null;
+                if (k > 0)
                 {
-                    var readout = _memory.Readout(cs, image.Tensor, _objects.Count);
-                    var scores = _memory.Score(cs, _batch.Chosen, readout, candidates.Select((c, r) => (r, c.Obj)).ToArray(), width, height);
-                    const ulong map = AppearanceMemory.Cells * 4;
-                    var lostMaps = _model.Pipeline.Buffers.Rent(cs, Math.Max(1, (ulong)searched.Length) * map, BufferKind.Device, "track.maps");
-                    for (int j = 0; j < searched.Length; j++) cs.Copy(readout.Buffer, (ulong)searched[j] * map, lostMaps, (ulong)j * map, map);
-                    scored = _model.Pipeline.ReadResults(cs, (scores.Buffer, (ulong)k * AppearanceMemory.ScoreStride * 4), (lostMaps, (ulong)searched.Length * map));
+                    // Lost objects' readout maps come back for the next frame's search; nothing else of the readout does.
+                    var searched = Enumerable.Range(0, _objects.Count)
+                                             .Where(i => active[i] && _objects[i].Correction is null && _objects[i].Track is { State: TrackState.Lost, HasMemory: true })
+                                             .ToArray();
+                    frame = TrackingFrame.Record(cs, _model.Pipeline, _batch, _select, _objects.Any(o => o.Track.HasMemory) ? _memory : null, image.Tensor,
+                                                 candidates.Select(c => c.Row).ToArray(), _objects.Count, i => i, searched, width, height);
                 }
                 cs.Submit();
-                if (results is not null) stats = ObjectBatch.Harvest(results, k, width, height);
-                if (scored is not null)
-                {
-                    memory = AppearanceMemory.Harvest(scored.Floats(0), k);
-                    var all = scored.Floats(1);
-                    for (int j = 0; j < searched.Length; j++) maps[searched[j]] = all.AsSpan(j * AppearanceMemory.Cells, AppearanceMemory.Cells).ToArray();
-                }
+                if (frame is not null) outcomes = frame.Harvest();
             }
             finally { cs.Dispose(); }
         }
@@ -256,22 +237,21 @@ public sealed class VideoTracker : IDisposable
         if (encode is not null) _model.ImageReady(image);
         foreach (var (_, to, obj) in carry) _objects[obj].Row = to;
 
-        // Per object: the tracking decisions on its candidates (ObjectTrack).
+        // Per object: the tracking decisions on its candidates (ObjectTrack, applied on the GPU by CandidateSelect).
         var chosen = new int[_objects.Count];
         Array.Fill(chosen, -1);
         var accepted = new bool[_objects.Count];
         var judged = new Candidate?[_objects.Count];
-        foreach (var group in Enumerable.Range(0, k).GroupBy(r => candidates[r].Obj))
+        var maps = new float[]?[_objects.Count];
+        for (int i = 0; i < _objects.Count; i++)
         {
-            int i = group.Key;
-            var o = _objects[i];
-            var rowsOf = group.ToArray();
-            var list = rowsOf.Select(r => new Candidate(o.Correction is not null, stats[r].Score, stats[r].Box, stats[r].Area, memory[r], candidates[r].Searched, candidates[r].FromMap)).ToArray();
-            var (index, ok) = o.Track.Decide(list, width, height);
+            if (outcomes[i] is not { } outcome) continue;
+            var (index, ok) = _objects[i].Track.Decide(outcome);
+            maps[i] = outcome.Map;
             if (index < 0) continue;
-            chosen[i] = rowsOf[index];
+            chosen[i] = outcome.First + index;
             accepted[i] = ok;
-            judged[i] = list[index];
+            judged[i] = outcome.Candidates[index];
         }
 
         // Submission 2: the accepted masks at the image size, as bytes; confident ones join their object's memory.
@@ -320,7 +300,7 @@ public sealed class VideoTracker : IDisposable
                 c = c!.Value with { Box = BoundingBox(o.Mask!, width, height) };
             }
             o.Track.Update(c, accepted[i], width, height);
-            o.Readout = o.Track.State == TrackState.Lost ? maps[i] ?? o.Readout : null;
+            o.Track.Readout = o.Track.State == TrackState.Lost ? maps[i] ?? o.Track.Readout : null;
             o.RawMask = accepted[i] ? o.Mask : null;
             o.Score = c?.Score ?? 0;
             o.Similarity = c is { UserPrompt: false } x && o.Track.HasMemory ? x.Memory.Fraction : 1f;
@@ -344,39 +324,17 @@ public sealed class VideoTracker : IDisposable
                                                           o.RawMask is not null ? o.Track.Box : null, o.Similarity)).ToArray();
     }
 
-    /// <summary>Where a lost object is looked for: at its last box and where its motion model predicts it, with its
-    /// last complete size (an object that left through the edge was clipped there), where a candidate passed on the
-    /// last frame (hysteresis needs it again), and where last frame's memory readout found it.</summary>
-    private IEnumerable<((float, float, float, float) Box, bool Searched, bool FromMap)> LostBoxes(State o, int width, int height)
-    {
-        var t = o.Track;
-        var (bx0, by0, bx1, by1) = t.Box;
-        var (w, h) = t.FullBox is { } f ? (f.X1 - f.X0, f.Y1 - f.Y0) : (bx1 - bx0, by1 - by0);
-        var (px, py) = t.Predicted();
-        float lx = (bx0 + bx1) / 2f, ly = (by0 + by1) / 2f;
-        // The prediction only when it is somewhere else (a moving object): each candidate costs a decoder row.
-        var centres = MathF.Abs(px - lx) + MathF.Abs(py - ly) > 0.25f * Math.Max(w, h) ? new[] { (lx, ly), (px, py) } : new[] { (lx, ly) };
-        foreach (var (cx, cy) in centres)
-        {
-            float x0 = Math.Max(0, cx - w / 2f), y0 = Math.Max(0, cy - h / 2f), x1 = Math.Min(width, cx + w / 2f), y1 = Math.Min(height, cy + h / 2f);
-            // A prediction that left the frame has nothing to decode.
-            if (x1 - x0 >= 1 && y1 - y0 >= 1) yield return (_rules.Enlarge(x0, y0, x1, y1, width, height), false, false);
-        }
-        if (t.PendingBox is { } p) yield return (_rules.Enlarge(p.X0, p.Y0, p.X1, p.Y1, width, height), true, false);
-        if (_options.SearchWholeFrame && o.Readout is { } map && t.SearchBox(map, width, height) is { } s) yield return (s, true, true);
-    }
-
     /// <summary>The prompt carried over from the previous frame: the enlarged box, moved by the object's motion when
     /// an estimator measured it, and that motion, by which its logits row moves on the GPU (<see cref="ObjectBatch.Warp"/>).
     /// Null when the motion took the object out of the frame.</summary>
     private (Prompt Prompt, Motion? Motion)? Propagate(State o, int width, int height)
     {
         var motion = _motion is not null && o.Mask is not null ? _motion.Estimate(o.Mask) : null;
-        if (motion is not { } m) return (new Prompt { Box = _rules.Enlarge(o.Track.Box.X0, o.Track.Box.Y0, o.Track.Box.X1, o.Track.Box.Y1, width, height) }, null);
+        if (motion is not { } m) return (new Prompt { Box = o.Track.Enlarge(o.Track.Box.X0, o.Track.Box.Y0, o.Track.Box.X1, o.Track.Box.Y1, width, height) }, null);
         var (x0, y0, x1, y1) = MovedBox(o.Mask!, width, height, m);
         // Less than a pixel of it left inside: SAM would only find the background there.
         if (x1 < 0 || y1 < 0 || x0 > width - 1 || y0 > height - 1) return null;
-        return (new Prompt { Box = _rules.Enlarge(x0, y0, x1 + 1, y1 + 1, width, height) }, m);
+        return (new Prompt { Box = o.Track.Enlarge(x0, y0, x1 + 1, y1 + 1, width, height) }, m);
     }
 
     /// <summary>Bounding box (first and last pixel, unclipped) of the mask moved by <paramref name="m"/>: the moved

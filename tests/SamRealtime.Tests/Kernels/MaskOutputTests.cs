@@ -8,7 +8,7 @@ namespace SamRealtime.Tests.Kernels;
 // mask_render against SAM's postprocessing done the long way in double: bilinear 256 -> 1024, crop to the resized
 // image, bilinear to the frame (ResizeTests' PyTorch reference twice), then threshold / largest positive logit.
 // Pixels whose reference logit is within 1e-4 of a decision (0, or the runner-up object) are not compared: fp32 may
-// fall either side there. object_stats against a CPU box / cell count / masked mean of the embedding.
+// fall either side there. object_stats against a CPU box and cell count.
 public sealed class MaskOutputTests(GpuFixture fixture) : GpuTest(fixture)
 {
     private static float[] SmoothLogits(int planes, int seed)
@@ -88,20 +88,17 @@ public sealed class MaskOutputTests(GpuFixture fixture) : GpuTest(fixture)
     }
 
     [Fact]
-    public void ObjectStatsGiveTheBoxCellCountAndMaskedMeanEmbedding()
+    public void ObjectStatsGiveTheBoxAndCellCount()
     {
         const int objects = 2, width = 640, height = 427;   // resized 1024x683: rows of cells 171+ are padding
         var logits = SmoothLogits(objects, 7);
         // Object 1 also covers padding rows: those cells do not count for the box or area.
         for (int y = 160; y < 256; y++) for (int x = 10; x < 20; x++) logits[65536 + y * 256 + x] = 3;
-        var rng = new Random(3);
-        var emb = Enumerable.Range(0, 256 * 4096).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
         using var chosen = Ctx.Upload(logits, [objects, 256, 256]);
-        using var embedding = Ctx.Upload(emb, [1, 256, 64, 64]);
         using var stats = Ctx.CreateTensor([objects, MaskOutput.StatsStride]);
         using (var cs = Ctx.BeginCommands())
         {
-            new MaskOutput(Ctx).Stats(cs, chosen, embedding, stats, objects, width, height);
+            new MaskOutput(Ctx).Stats(cs, chosen, stats, objects, width, height);
             cs.Submit();
         }
         var got = stats.Read();
@@ -118,19 +115,6 @@ public sealed class MaskOutputTests(GpuFixture fixture) : GpuTest(fixture)
                     }
             var s = got.AsSpan(o * MaskOutput.StatsStride, MaskOutput.StatsStride);
             Assert.Equal([x0, y0, x1, y1, area], new[] { (int)s[0], (int)s[1], (int)s[2], (int)s[3], (int)s[4] });
-            var sum = new double[256];
-            int cells = 0;
-            for (int cy = 0; cy < 64; cy++)
-                for (int cx = 0; cx < 64; cx++)
-                {
-                    double m = 0;
-                    for (int dy = 0; dy < 4; dy++) for (int dx = 0; dx < 4; dx++) m += logits[o * 65536 + (cy * 4 + dy) * 256 + cx * 4 + dx];
-                    if (m <= 0) continue;
-                    cells++;
-                    for (int c = 0; c < 256; c++) sum[c] += emb[c * 4096 + cy * 64 + cx];
-                }
-            Assert.Equal(cells, (int)s[5]);
-            for (int c = 0; c < 256; c++) Assert.True(Math.Abs(s[8 + c] - sum[c] / cells) < 1e-5, $"object {o} channel {c}: {s[8 + c]} vs {sum[c] / cells}");
         }
     }
 }
