@@ -165,10 +165,10 @@ public sealed class LiveSession
         points.Add(new PromptPoint(x, y, c.Positive ? PointLabel.Positive : PointLabel.Negative));
         bool exists = _tracker.ObjectIds.Contains(id);
         bool tracked = _results.FirstOrDefault(r => r.Id == id)?.State == TrackState.Tracked;
-        // Every click on this frame, plus the object's current mask as the dense prompt (as SAM's notebook refines
-        // with the previous logits): a click corrects what is there instead of starting again from one point.
-        var prompt = new Prompt { Points = points.ToArray(), MaskLogits = tracked ? _tracker.LowResLogits(id) : null };
-        if (exists) _tracker.Correct(id, prompt);
+        // Every click on this frame, plus (refine) the object's current mask as the dense prompt: a click corrects
+        // what is there instead of starting again from one point.
+        var prompt = new Prompt { Points = points.ToArray() };
+        if (exists) _tracker.Correct(id, prompt, refine: tracked);
         else _tracker.AddObject(prompt, id);
         _results = _tracker.Refine();
         LastClickMs = sw.Elapsed.TotalMilliseconds;

@@ -185,16 +185,6 @@ internal sealed class ObjectBatch : IDisposable
         return (loX, loY, hiX, hiY);
     }
 
-    /// <summary>One row of the current frame read back (a correction that refines an object's mask needs its
-    /// logits on the host; not part of the per-frame traffic). The caller has waited for the frame.</summary>
-    public float[] ReadRow(int row)
-    {
-        if (row < 0 || row >= Count) throw new ArgumentOutOfRangeException(nameof(row));
-        var data = new float[FramePipeline.Plane];
-        Current.Chosen.Buffer.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan()), (ulong)row * FramePipeline.Plane * 4);
-        return data;
-    }
-
     public void Dispose()
     {
         foreach (var r in _rows)

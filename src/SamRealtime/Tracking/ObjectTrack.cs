@@ -127,13 +127,13 @@ internal sealed class ObjectTrack(TrackerOptions options)
     }
 
     /// <summary>This object's candidates on the next frame (object <paramref name="obj"/> of the frame): the user's
-    /// prompt when one is pending; while tracked, its last box enlarged with <paramref name="denseRow"/> (last frame's
+    /// prompt when one is pending (<paramref name="refine"/>: with <paramref name="denseRow"/> as its dense prompt); while tracked, its last box enlarged with <paramref name="denseRow"/> (last frame's
     /// logits) as the dense prompt, or what <paramref name="moved"/> makes of it (a front end that measures motion;
     /// null from it: nothing of the object is left in the frame); while lost, its search boxes.</summary>
-    public IEnumerable<CandidatePrompt> Candidates(int obj, Prompt? user, int denseRow, int width, int height,
+    public IEnumerable<CandidatePrompt> Candidates(int obj, Prompt? user, int denseRow, int width, int height, bool refine = false,
                                                    Func<(Prompt Prompt, int DenseRow)?>? moved = null)
     {
-        if (user is not null) yield return new(user, -1, new(obj, Criteria(obj, true)));
+        if (user is not null) yield return new(user, refine ? denseRow : -1, new(obj, Criteria(obj, true)));
         else if (State == TrackState.Tracked)
         {
             var next = moved is not null ? moved() : (new Prompt { Box = Enlarge(Box.X0, Box.Y0, Box.X1, Box.Y1, width, height) }, denseRow);

@@ -63,6 +63,8 @@ public sealed class VideoTracker : IDisposable
         public int Row = -1;
         public byte[]? Mask;
         public Prompt? Correction;
+        // The correction refines the current mask: its last logits (its GPU row) are the dense prompt.
+        public bool Refines;
         // The last decoded mask before overlaps were resolved, and its score: Refine re-resolves overlaps between a
         // re-decoded object and the others without decoding those again.
         public byte[]? RawMask;
@@ -106,12 +108,16 @@ public sealed class VideoTracker : IDisposable
         return newId;
     }
 
-    /// <summary>Replaces an object's prompt on the next frame (a user's correction click).</summary>
-    public void Correct(int id, Prompt prompt)
+    /// <summary>Replaces an object's prompt on the next frame (a user's correction click). With
+    /// <paramref name="refine"/>, a prompt without mask logits refines the object's current mask instead of starting
+    /// again: its last accepted logits, which stay on the GPU, are the dense prompt (as SAM's notebook refines with the
+    /// previous low-res logits).</summary>
+    public void Correct(int id, Prompt prompt, bool refine = false)
     {
         var o = _objects.FirstOrDefault(x => x.Id == id) ?? throw new ArgumentException($"No object {id}.");
         Limits.CheckPointCount(prompt.Points.Count);
         o.Correction = prompt;
+        o.Refines = refine && prompt.MaskLogits is null;
     }
 
     /// <summary>Forgets every object; ids start again at 1.</summary>
@@ -120,11 +126,6 @@ public sealed class VideoTracker : IDisposable
         _objects.Clear();
         _nextId = 1;
     }
-
-    /// <summary>The object's last accepted 256x256 low-res logits (null before its first mask or when unknown): the
-    /// mask prompt for a correction that should refine the object's current mask rather than start again.</summary>
-    public float[]? LowResLogits(int id) =>
-        _objects.FirstOrDefault(o => o.Id == id) is { } o && o.Row >= 0 ? _batch.ReadRow(o.Row) : null;
 
     /// <summary>Encodes the frame once and updates every object.</summary>
     public IReadOnlyList<ObjectResult> Track(ReadOnlySpan<byte> rgba, int width, int height, int strideBytes)
@@ -195,7 +196,7 @@ public sealed class VideoTracker : IDisposable
             var o = _objects[i];
             active[i] = !onlyPrompted || o.Correction is not null;
             if (!active[i]) continue;
-            candidates.AddRange(o.Track.Candidates(i, o.Correction, o.Row, width, height, () =>
+            candidates.AddRange(o.Track.Candidates(i, o.Correction, o.Row, width, height, o.Refines, () =>
             {
                 if (Propagate(o, width, height) is not { } p) return null;
                 if (p.Motion is { } m && o.Row >= 0) warps.Add((o.Row, m));
@@ -305,6 +306,7 @@ public sealed class VideoTracker : IDisposable
             o.Score = c?.Score ?? 0;
             o.Similarity = c is { UserPrompt: false } x && o.Track.HasMemory ? x.Memory.Fraction : 1f;
             o.Correction = null;
+            o.Refines = false;
         }
         // A pixel belongs to at most one object: the one whose mask scored higher.
         var masks = _objects.Select(o => o.RawMask is { } m && m.Length == width * height ? (byte[])m.Clone() : new byte[width * height]).ToArray();
