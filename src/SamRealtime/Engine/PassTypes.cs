@@ -86,6 +86,42 @@ internal sealed class PassEntry(int id, Prompt prompt, int memorySlot, TrackerOp
 }
 
 
+/// <summary>The pass's objects in order: ids (the labels 1..255, reused after 255), memory slots, prompt versions.</summary>
+internal sealed class PassObjects : List<PassEntry>
+{
+    private int _nextId = 1;
+
+    public PassEntry Add(Prompt prompt, TrackerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        Limits.CheckObjectCount(Count + 1);
+        Limits.CheckPointCount(prompt.Points.Count);
+        if (prompt.Points.Count == 0 && prompt.Box is null) throw new ArgumentException("Empty prompt: give at least one point or a box.");
+        while (this.Any(o => o.Id == _nextId) || _nextId > 255) _nextId = _nextId > 255 ? 1 : _nextId + 1;
+        int memorySlot = Enumerable.Range(0, Count + 1).First(i => this.All(o => o.MemorySlot != i));
+        var e = new PassEntry(_nextId++, prompt, memorySlot, options);
+        Add(e);
+        return e;
+    }
+
+    /// <summary>A new prompt for an object: frames recorded with the old one no longer update it.</summary>
+    public void Update(int id, Prompt prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        Limits.CheckPointCount(prompt.Points.Count);
+        var e = Find(id);
+        e.Prompt = prompt;
+        e.UserPrompt = true;
+        e.Version++;
+        e.State = PassObjectState.Pending;
+    }
+
+    public void Remove(int id) => Remove(Find(id));
+
+    private PassEntry Find(int id) =>
+        this.FirstOrDefault(o => o.Id == id) ?? throw new ArgumentException($"No object with id {id} in this pass.");
+}
+
 /// <summary>One recording of <see cref="SamPass"/> in flight: its stream (descriptor sets, rented buffers) and its results for the host.</summary>
 internal sealed class PassSlot
 {

@@ -16,12 +16,10 @@ namespace SamRealtime.Engine;
 /// GPU in the same recording (<see cref="CandidateSelect"/>), so the mask image shows only what the tracker accepts,
 /// and the host's copy of each object's state follows the verdicts once its frame slot comes round. Object logits
 /// stay on the GPU from frame to frame.
-/// <para>Synchronisation, as recorded: (1) a memory barrier from all compute/transfer work earlier on the queue
-/// (earlier frames share our buffers); (2) source image: <c>Layout → TRANSFER_SRC_OPTIMAL</c> after
-/// ALL_COMMANDS / MEMORY_WRITE, copied, then <c>→ FinalLayout</c> before ALL_COMMANDS / MEMORY_READ|WRITE;
-/// (3) mask image: <c>UNDEFINED → TRANSFER_DST_OPTIMAL</c> after ALL_COMMANDS (contents discarded), written by a
-/// copy, then <c>→ FinalLayout</c> with TRANSFER_WRITE made visible to ALL_COMMANDS / MEMORY_READ. The scopes are
-/// wide on purpose: their cost is nothing next to the encoder, and they hold whatever the host did before.</para>
+/// <para>Synchronisation, as recorded: a memory barrier from all work earlier on the queue (earlier frames share our
+/// buffers), then the image transitions of <see cref="FramePipeline.Encode(CommandStream, in HostImage, GpuTensor)"/>
+/// and <see cref="FramePipeline.WriteMask"/>, whose scopes are wide on purpose: their cost is nothing next to the
+/// encoder, and they hold whatever the host did before.</para>
 /// </summary>
 public sealed class SamPass : IDisposable
 {
@@ -34,10 +32,9 @@ public sealed class SamPass : IDisposable
     private readonly CandidateSelect _select;
     private readonly GpuTensor _embedding;
     private readonly PassSlot[] _slots;
-    private readonly List<PassEntry> _objects = new();
+    private readonly PassObjects _objects = new();
     // Memory writes earned by the last harvested frame, recorded before the next encoder overwrites its embedding.
     private (long Frame, List<MemoryWrite> Writes) _pendingWrites = (-1, []);
-    private int _nextId = 1;
     private long _frame, _lastEncoderFrame = long.MinValue;
     private bool _embeddingValid, _disposed;
 
@@ -69,37 +66,14 @@ public sealed class SamPass : IDisposable
         _objects.Select(o => new PassObject(o.Id, o.Prompt, o.State, o.Score, o.Box, o.Frame)).ToArray();
 
     /// <summary>Adds an object from a prompt in the source image's pixels; returns its id (its label, 1..255).</summary>
-    public int AddObject(Prompt prompt)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        Limits.CheckObjectCount(_objects.Count + 1);
-        Limits.CheckPointCount(prompt.Points.Count);
-        if (prompt.Points.Count == 0 && prompt.Box is null) throw new ArgumentException("Empty prompt: give at least one point or a box.");
-        while (_objects.Any(o => o.Id == _nextId) || _nextId > 255) _nextId = _nextId > 255 ? 1 : _nextId + 1;
-        int memorySlot = Enumerable.Range(0, _objects.Count + 1).First(i => _objects.All(o => o.MemorySlot != i));
-        var e = new PassEntry(_nextId++, prompt, memorySlot, _options);
-        _objects.Add(e);
-        return e.Id;
-    }
+    public int AddObject(Prompt prompt) => _objects.Add(prompt, _options).Id;
 
     /// <summary>Replaces an object's prompt (a correction click); it applies from the next recorded frame.</summary>
-    public void UpdateObject(int id, Prompt prompt)
-    {
-        ArgumentNullException.ThrowIfNull(prompt);
-        Limits.CheckPointCount(prompt.Points.Count);
-        var e = Find(id);
-        e.Prompt = prompt;
-        e.UserPrompt = true;
-        e.Version++;
-        e.State = PassObjectState.Pending;
-    }
+    public void UpdateObject(int id, Prompt prompt) => _objects.Update(id, prompt);
 
-    public void RemoveObject(int id) => _objects.Remove(Find(id));
+    public void RemoveObject(int id) => _objects.Remove(id);
 
     public void ClearObjects() => _objects.Clear();
-
-    private PassEntry Find(int id) =>
-        _objects.FirstOrDefault(o => o.Id == id) ?? throw new ArgumentException($"No object with id {id} in this pass.");
 
     /// <summary>
     /// Records the pass into <paramref name="commands"/>, a primary command buffer the host has begun, outside any
@@ -247,10 +221,9 @@ public sealed class SamPass : IDisposable
         int k = rows.Count;
         if (k > 0)
         {
-            var inputs = rows.Select((c, r) => new DecodeInput(c.Prompt.SparsePoints(h, w), r, c.Prompt.MaskLogits, c.DenseRow)).ToArray();
-            _batch.Decode(cs, _embedding, inputs, k, [], _slots.Where(s => s.Stream is not null && s != slot).Select(s => s.Stream!).ToArray());
+            _batch.Decode(cs, _embedding, rows.Select((c, r) => c.Input(r, w, h)).ToArray(), k, [], _slots.Where(s => s.Stream is not null && s != slot).Select(s => s.Stream!).ToArray());
             // A lost object's map is where the next frame looks for it (ObjectTrack.SearchBox).
-            var searched = Enumerable.Range(0, n).Where(i => _objects[i].Track is { State: TrackState.Lost, HasMemory: true } && !_objects[i].UserPrompt).ToArray();
+            var searched = Enumerable.Range(0, n).Where(i => _objects[i].Track.Searched && !_objects[i].UserPrompt).ToArray();
             bool memory = _options.TrackObjects && _objects.Any(o => o.Track.HasMemory);
             slot.Results = TrackingFrame.Record(cs, _pipeline, _batch, _select, memory ? _memory : null, _embedding, rows.Select(c => c.Row).ToArray(), n,
                                                 i => _objects[i].MemorySlot, searched, w, h);

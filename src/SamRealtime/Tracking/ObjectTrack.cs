@@ -40,6 +40,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
     public readonly BoxKalman Motion = new();
     /// <summary>Where the last passing re-acquisition candidate was (tried again on the next frame).</summary>
     public (int X0, int Y0, int X1, int Y1)? PendingBox;
+    /// <summary>Lost with a memory to search with: its readout map is wanted for the next frame's search.</summary>
+    public bool Searched => State == TrackState.Lost && HasMemory;
     /// <summary>While lost: the last frame's readout map of the object's memory (64x64), where the next frame searches.</summary>
     public float[]? Readout;
 

@@ -8,7 +8,11 @@ namespace SamRealtime.Tracking;
 internal readonly record struct CandidateRow(int Object, Criteria Criteria, bool Searched = false, bool FromMap = false);
 
 /// <summary>A candidate to decode: its prompt, the previous frame's row it takes as its dense prompt (-1: none) and its row's criteria.</summary>
-internal readonly record struct CandidatePrompt(Prompt Prompt, int DenseRow, CandidateRow Row);
+internal readonly record struct CandidatePrompt(Prompt Prompt, int DenseRow, CandidateRow Row)
+{
+    /// <summary>The decoder's input for this candidate written to <paramref name="row"/> of a frame.</summary>
+    public DecodeInput Input(int row, int width, int height) => new(Prompt.SparsePoints(height, width), row, Prompt.MaskLogits, DenseRow);
+}
 
 /// <summary>One object's outcome on a frame: its candidates (rows First.. of the frame), the GPU's verdict and, for a
 /// lost object that was searched for, its memory's readout map (64x64), where the next frame looks.</summary>

@@ -216,7 +216,7 @@ public sealed class VideoTracker : IDisposable
             try
             {
                 _memory.EnsureObjects(cs, _objects.Count);
-                var inputs = candidates.Select((c, r) => new DecodeInput(c.Prompt.SparsePoints(height, width), r, c.Prompt.MaskLogits, c.DenseRow)).ToArray();
+                var inputs = candidates.Select((c, r) => c.Input(r, width, height)).ToArray();
                 foreach (var (row, m) in warps) _batch.Warp(cs, row, m, width, height);
                 _batch.Decode(cs, image.Tensor, inputs, rows, carry.Select(c => (c.From, c.To)).ToArray(), []);
                 TrackingFrame? frame = null;
@@ -224,7 +224,7 @@ public sealed class VideoTracker : IDisposable
                 {
                     // Lost objects' readout maps come back for the next frame's search; nothing else of the readout does.
                     var searched = Enumerable.Range(0, _objects.Count)
-                                             .Where(i => active[i] && _objects[i].Correction is null && _objects[i].Track is { State: TrackState.Lost, HasMemory: true })
+                                             .Where(i => active[i] && _objects[i].Correction is null && _objects[i].Track.Searched)
                                              .ToArray();
                     frame = TrackingFrame.Record(cs, _model.Pipeline, _batch, _select, _objects.Any(o => o.Track.HasMemory) ? _memory : null, image.Tensor,
                                                  candidates.Select(c => c.Row).ToArray(), _objects.Count, i => i, searched, width, height);
