@@ -4,17 +4,23 @@
 // Any transpose is a choice of strides. Each invocation owns a TM x TN register tile and reads A and B straight
 // from storage buffers: on llvmpipe this beats shared-memory tiling (barriers are coroutine switches there),
 // see DESIGN.md. Tile and workgroup sizes are specialization constants picked by Gemm.cs from device limits.
+// LNORM and AGATHER as in gemm_texel.comp (a LayerNorm prologue over A's rows folded into B and lnTab, and A's rows
+// gathered out of TinyViT windows); the statistics are kept in four lanes by k mod 4 and summed in gemm_texel's
+// order, so the two shaders still agree bit for bit when K is a multiple of 4.
 #include "common.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z = 1) in;
 layout(constant_id = 2) const int TM = 4;
 layout(constant_id = 3) const int TN = 4;
+layout(constant_id = 4) const int LNORM = 0;
+layout(constant_id = 5) const int AGATHER = 0;
 
 layout(std430, binding = 0) readonly buffer BufA { STORE_T a[]; };
 layout(std430, binding = 1) readonly buffer BufB { STORE_T b[]; };
 layout(std430, binding = 2) readonly buffer BufBias { STORE_T bias[]; };
 layout(std430, binding = 3) readonly buffer BufR { STORE_T r[]; };
 layout(std430, binding = 4) writeonly buffer BufC { STORE_T c[]; };
+layout(std430, binding = 5) readonly buffer BufLn { float lnTab[]; };   // LNORM: [N] column sums of B, [N] β·W
 
 layout(push_constant) uniform P {
     int M, N, K;
@@ -27,9 +33,10 @@ layout(push_constant) uniform P {
     int hasResidual;      // 1: added after the activation, 2: added before it (MBConv's act(x + f(x)))
     float alpha;
     int winH, winW, ws;   // ws > 0: row m of the result is row window_row(m) of C and R, padding rows dropped
-    int convH, convW, convCin4, convOW, convPad;   // gemm_texel's implicit convolution only; unused here
+    int convH, convW, convCin4, convPad;   // gemm_texel's implicit convolution only; unused here
     int d2sW, d2sC;       // d2sC > 0: depth-to-space scatter (gemm_epilogue.glsl)
     int biasBatch;        // bias offset per batch entry (0: one bias for all)
+    float lnEps;          // LNORM only
 } p;
 
 #include "gemm_epilogue.glsl"
@@ -45,22 +52,67 @@ void main()
     // their results are simply not stored.
     int aRow[TM];
     int bCol[TN];
-    for (int i = 0; i < TM; i++) aRow[i] = p.aOff + batch * p.aBatch + min(m0 + i, p.M - 1) * p.aM;
+    float aIn[TM];   // AGATHER: 0 for a padding row
+    for (int i = 0; i < TM; i++)
+    {
+        int m = min(m0 + i, p.M - 1);
+        aIn[i] = 1.0;
+        if (AGATHER != 0)
+        {
+            m = window_row(m, p.winH, p.winW, p.ws);
+            aIn[i] = m < 0 ? 0.0 : 1.0;
+            m = max(m, 0);
+        }
+        aRow[i] = p.aOff + batch * p.aBatch + m * p.aM;
+    }
     for (int j = 0; j < TN; j++) bCol[j] = p.bOff + batch * p.bBatch + min(n0 + j, p.N - 1) * p.bN;
 
     float acc[TM][TN];
     for (int i = 0; i < TM; i++)
         for (int j = 0; j < TN; j++) acc[i][j] = 0.0;
 
+    float lnShift[TM];
+    vec4 lnS[TM], lnQ[TM];
+    if (LNORM != 0)
+        for (int i = 0; i < TM; i++)
+        {
+            lnShift[i] = LD(a[aRow[i]]) * aIn[i];
+            lnS[i] = vec4(0.0);
+            lnQ[i] = vec4(0.0);
+        }
+
     for (int k = 0; k < p.K; k++)
     {
         float av[TM];
         float bv[TN];
         for (int i = 0; i < TM; i++) av[i] = LD(a[aRow[i] + k * p.aK]);
+        if (AGATHER != 0)
+            for (int i = 0; i < TM; i++) av[i] *= aIn[i];
+        if (LNORM != 0)
+            for (int i = 0; i < TM; i++)
+            {
+                av[i] -= lnShift[i];
+                lnS[i][k & 3] += av[i];
+                lnQ[i][k & 3] = fma(av[i], av[i], lnQ[i][k & 3]);
+            }
         for (int j = 0; j < TN; j++) bv[j] = LD(b[bCol[j] + k * p.bK]);
         for (int i = 0; i < TM; i++)
             for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
     }
+
+    if (LNORM != 0)
+        for (int i = 0; i < TM; i++)
+        {
+            float inv = 1.0 / float(p.K);
+            float mu = (lnS[i].x + lnS[i].y + lnS[i].z + lnS[i].w) * inv;
+            float var = max((lnQ[i].x + lnQ[i].y + lnQ[i].z + lnQ[i].w) * inv - mu * mu, 0.0);
+            float rstd = inversesqrt(var + p.lnEps);
+            for (int j = 0; j < TN; j++)
+            {
+                int n = min(n0 + j, p.N - 1);
+                acc[i][j] = rstd * (acc[i][j] - mu * lnTab[n]) + lnTab[p.N + n];
+            }
+        }
 
     for (int i = 0; i < TM; i++)
     {
