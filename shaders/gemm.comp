@@ -14,6 +14,12 @@ layout(constant_id = 2) const int TM = 4;
 layout(constant_id = 3) const int TN = 4;
 layout(constant_id = 4) const int LNORM = 0;
 layout(constant_id = 5) const int AGATHER = 0;
+// CONVK > 0: B is not a matrix but an NCHW input [batch, Cin, convH, convW], read as its im2col unfolding for a
+// CONVK x CONVK conv of stride CONVS: B(k, n) = x[ci][oy·S − pad + ky][ox·S − pad + kx] (zero outside) with
+// k = (ci·K + ky)·K + kx, n = oy·OW + ox. The same values in the same k order as im2col.comp, so the result is what
+// im2col + this shader gave, without writing and re-reading the unfolded copy (K·OH·OW values) or a second dispatch.
+layout(constant_id = 6) const int CONVK = 0;
+layout(constant_id = 7) const int CONVS = 1;
 
 layout(std430, binding = 0) readonly buffer BufA { STORE_T a[]; };
 layout(std430, binding = 1) readonly buffer BufB { STORE_T b[]; };
@@ -33,7 +39,7 @@ layout(push_constant) uniform P {
     int hasResidual;      // 1: added after the activation, 2: added before it (MBConv's act(x + f(x)))
     float alpha;
     int winH, winW, ws;   // ws > 0: row m of the result is row window_row(m) of C and R, padding rows dropped
-    int convH, convW, convCin4, convPad;   // gemm_texel's implicit convolution only; unused here
+    int convH, convW, convC, convPad;   // CONVK > 0: B's input map (gemm_texel reads convC as Cin/4)
     int d2sW, d2sC;       // d2sC > 0: depth-to-space scatter (gemm_epilogue.glsl)
     int biasBatch;        // bias offset per batch entry (0: one bias for all)
     float lnEps;          // LNORM only
@@ -66,6 +72,19 @@ void main()
         aRow[i] = p.aOff + batch * p.aBatch + m * p.aM;
     }
     for (int j = 0; j < TN; j++) bCol[j] = p.bOff + batch * p.bBatch + min(n0 + j, p.N - 1) * p.bN;
+    // CONVK: each column's top-left input pixel; bCol is unused.
+    int bY[TN], bX[TN];
+    if (CONVK != 0)
+    {
+        const int ow = (p.convW + 2 * p.convPad - CONVK) / CONVS + 1;
+        for (int j = 0; j < TN; j++)
+        {
+            int n = min(n0 + j, p.N - 1);
+            int oy = n / ow;
+            bY[j] = oy * CONVS - p.convPad;
+            bX[j] = (n - oy * ow) * CONVS - p.convPad;
+        }
+    }
 
     float acc[TM][TN];
     for (int i = 0; i < TM; i++)
@@ -95,7 +114,20 @@ void main()
                 lnS[i][k & 3] += av[i];
                 lnQ[i][k & 3] = fma(av[i], av[i], lnQ[i][k & 3]);
             }
-        for (int j = 0; j < TN; j++) bv[j] = LD(b[bCol[j] + k * p.bK]);
+        if (CONVK != 0)
+        {
+            const int ci = k / (CONVK * CONVK), t = k - ci * (CONVK * CONVK);
+            const int ky = t / CONVK, kx = t - (t / CONVK) * CONVK;
+            const int plane = p.bOff + batch * p.bBatch + ci * p.convH * p.convW;
+            for (int j = 0; j < TN; j++)
+            {
+                int iy = bY[j] + ky, ix = bX[j] + kx;
+                float inside = (iy >= 0 && iy < p.convH && ix >= 0 && ix < p.convW) ? 1.0 : 0.0;
+                bv[j] = LD(b[plane + clamp(iy, 0, p.convH - 1) * p.convW + clamp(ix, 0, p.convW - 1)]) * inside;
+            }
+        }
+        else
+            for (int j = 0; j < TN; j++) bv[j] = LD(b[bCol[j] + k * p.bK]);
         for (int i = 0; i < TM; i++)
             for (int j = 0; j < TN; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
     }

@@ -11,6 +11,10 @@ internal enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 /// <see cref="Gemm.FoldLayerNorm"/>.</summary>
 internal sealed record NormPrologue(GpuTensor Table, float Eps);
 
+/// <summary>B of a GEMM given as an NCHW input [Channels, H, W] per batch entry (contiguous, at the B view's offset and
+/// batch stride) and read as its im2col unfolding for a Kernel x Kernel conv: K = Channels·Kernel², N = OH·OW.</summary>
+internal readonly record struct UnfoldedInput(int Channels, int H, int W, int Kernel, int Stride, int Pad);
+
 /// <summary>
 /// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp), or
 /// act(alpha · A·B + bias + residual) with activateAfterResidual; optionally scattering rows out of TinyViT windows.
@@ -19,7 +23,9 @@ internal sealed record NormPrologue(GpuTensor Table, float Eps);
 /// K or N, K and all A/B offsets and strides multiples of 4, and the buffers within the device's texel-buffer
 /// limits) and gemm (any strides). Both accumulate in the same order, so they give identical results.
 /// Optionally A's rows are LayerNorm'd on the way in (<see cref="NormPrologue"/>) and gathered out of TinyViT windows
-/// (gatherRows): TinyViT's partition + LayerNorm + qkv, and LayerNorm + fc1, each in one dispatch.
+/// (gatherRows): TinyViT's partition + LayerNorm + qkv, and LayerNorm + fc1, each in one dispatch. B may be an NCHW
+/// conv input read as its im2col unfolding (unfoldB, storage shader): a conv whose K rules out the texel shader
+/// then needs no column buffer.
 /// </summary>
 internal sealed class Gemm
 {
@@ -41,7 +47,7 @@ internal sealed class Gemm
         public int BiasMode, Act, HasResidual;
         public float Alpha;
         public int WinH, WinW, Ws;
-        public int ConvH, ConvW, ConvCin4, ConvPad;
+        public int ConvH, ConvW, ConvC, ConvPad;   // gemm_texel's conv: Cin/4 texels; gemm's unfolded B: Cin
         public int D2sW, D2sC;
         public int BiasBatch;
         // The 32nd word: 128 bytes, Vulkan's guaranteed push-constant size, so no device is left out.
@@ -57,7 +63,8 @@ internal sealed class Gemm
                        int batch = 1, GpuTensor? bias = null, BiasMode biasMode = BiasMode.None,
                        Activation act = Activation.None, StridedView? residual = null, float alpha = 1f,
                        bool activateAfterResidual = false, WindowGrid? scatterRows = null, DepthToSpace? depthToSpace = null,
-                       int biasBatchStride = 0, NormPrologue? norm = null, WindowGrid? gatherRows = null)
+                       int biasBatchStride = 0, NormPrologue? norm = null, WindowGrid? gatherRows = null,
+                       UnfoldedInput? unfoldB = null)
     {
         const string name = "gemm";
         if (m <= 0 || n <= 0 || k <= 0 || batch <= 0)
@@ -80,7 +87,18 @@ internal sealed class Gemm
             CheckNorm(name, norm, 1, n);
         }
         a.Check(name, "A", batch, aRows, k);
-        b.Check(name, "B", batch, k, n);
+        if (unfoldB is UnfoldedInput u)
+        {
+            if (u.Channels <= 0 || u.H <= 0 || u.W <= 0 || u.Kernel <= 0 || u.Stride <= 0 || u.Pad < 0
+                || u.H + 2 * u.Pad < u.Kernel || u.W + 2 * u.Pad < u.Kernel)
+                throw new ShapeException($"{name}: unfolded B {u}: sizes must be positive and the kernel fit the padded input.");
+            int ohU = Conv2d.OutputSize(u.H, u.Kernel, u.Stride, u.Pad), owU = Conv2d.OutputSize(u.W, u.Kernel, u.Stride, u.Pad);
+            if (k != u.Channels * u.Kernel * u.Kernel || n != ohU * owU)
+                throw new ShapeException($"{name}: unfolding {u} needs K={u.Channels * u.Kernel * u.Kernel} and N={ohU * owU}, got K={k}, N={n}.");
+            if (b.ColStride != 1) throw new ShapeException($"{name}: an unfolded B must be contiguous (column stride 1).");
+            b.Check(name, "B (conv input)", batch, 1, u.Channels * u.H * u.W);
+        }
+        else b.Check(name, "B", batch, k, n);
         // With scatterRows, A's rows are a window-partitioned map and row m of the result lands on image token
         // window_row(m) of C (and of the residual); padding rows are dropped. That is TinyViT's unpartition + residual.
         int cRows = m, cCols = n;
@@ -128,7 +146,10 @@ internal sealed class Gemm
         int bMode = TexelMode(m, n, k, a, b, batch);
         // The LayerNorm prologue reads B as columns of the folded weight; B along N (mode 1) has no such path.
         if (norm is not null && bMode == 1) bMode = -1;
+        // An unfolded B is gathered per element: only the storage shader reads it.
+        if (unfoldB is not null) bMode = -1;
         int lnorm = norm is null ? 0 : 1, gather = gatherRows is null ? 0 : 1;
+        int convK = unfoldB?.Kernel ?? 0, convS = unfoldB?.Stride ?? 1;
         ComputeKernel kernel;
         int wx, wy, tm, tn;
         if (bMode >= 0)
@@ -141,7 +162,7 @@ internal sealed class Gemm
         else
         {
             (wx, wy, tm, tn) = ChooseTiles(m, n);
-            kernel = _ctx.Kernel(type == DataType.F16 ? "gemm_f16" : "gemm", Layout, wx, wy, tm, tn, lnorm, gather);
+            kernel = _ctx.Kernel(type == DataType.F16 ? "gemm_f16" : "gemm", Layout, wx, wy, tm, tn, lnorm, gather, convK, convS);
         }
         LastPath = bMode < 0 ? "storage" : bMode == 0 ? "texel-bk" : "texel-bn";
         var push = new Push
@@ -158,6 +179,7 @@ internal sealed class Gemm
             D2sW = depthToSpace?.W ?? 0, D2sC = depthToSpace?.C ?? 0,
             BiasBatch = biasBatchStride,
             LnEps = norm?.Eps ?? 0f,
+            ConvH = unfoldB?.H ?? 0, ConvW = unfoldB?.W ?? 0, ConvC = unfoldB?.Channels ?? 0, ConvPad = unfoldB?.Pad ?? 0,
         };
         var dummy = _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
@@ -282,7 +304,7 @@ internal sealed class Gemm
             BOff = 0, BK = 1, BN = k,
             COff = 0, CM = n, CN = 1,
             BiasMode = bias is null ? 0 : (int)BiasMode.PerColumn, Act = (int)act, Alpha = 1f,
-            ConvH = height, ConvW = width, ConvCin4 = inChannels / 4, ConvPad = padding,
+            ConvH = height, ConvW = width, ConvC = inChannels / 4, ConvPad = padding,
             LnEps = norm?.Eps ?? 0f,
         };
         var dummy = _ctx.Unused(type);

@@ -77,6 +77,8 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         [ 1, 16, 1, 1, 8, 1, 1, 1, 0, 1, true, 0, false, false ],        // 1x1 image
         [ 1, 32, 20, 20, 64, 3, 3, 1, 1, 1, true, 1, true, true ],       // fp16
         [ 1, 64, 33, 31, 64, 3, 3, 2, 1, 64, true, 1, false, true ],     // fp16 depthwise stride 2, odd
+        [ 2, 3, 13, 11, 5, 3, 3, 2, 1, 1, true, 1, true, true ],         // unfolded B: batch 2, residual, fp16
+        [ 1, 1, 10, 9, 6, 3, 3, 1, 0, 1, false, 0, false, false ],       // unfolded B: one channel, pad 0
     };
 
     [Theory]
@@ -117,8 +119,9 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
                 conv.Record(cs, tx, tw, tb, ty, n, cin, h, w, cout, kh, kw, stride, pad, groups, (Activation)act, tr);
                 cs.Submit();
             }
+            bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == 0;
             if (groups == 1 && allowGemm && Ctx.Info.UniformTexelRgba32F)
-                Assert.Equal(kh == 1 && kw == 1 && stride == 1 && pad == 0 ? "gemm" : "im2col+gemm", conv.LastPath);
+                Assert.Equal(pointwise ? "gemm" : kh == kw && k % 4 != 0 ? "unfolded-gemm" : "im2col+gemm", conv.LastPath);
             else Assert.Equal("direct", conv.LastPath);
             Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"conv2d ({conv.LastPath}) {cin}->{cout} {h}x{w} k{kh}x{kw} s{stride} p{pad} g{groups}");
         }
