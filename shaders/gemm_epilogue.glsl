@@ -4,7 +4,8 @@
 // where (row, col) is (m, n), or the window scatter's row (TinyViT unpartition, padding rows dropped), or the
 // depth-to-space scatter of a 2x2 stride-2 transposed conv: row m is input pixel (y, x) of a d2sW-wide map, column
 // n = (2·dy + dx)·d2sC + co, and the result lands at output pixel (2y+dy, 2x+dx), channel co. A per-column bias is
-// indexed by col (the output channel), so a transposed conv keeps its [Cout] bias.
+// indexed by col (the output channel), so a transposed conv keeps its [Cout] bias. The including shader declares the
+// AGATHER specialization constant: when set, the window fields describe A's row gather and C is not scattered.
 void store_result(int batch, int m, int n, float acc)
 {
     int row = m, col = n;
@@ -15,7 +16,7 @@ void store_result(int batch, int m, int n, float acc)
         col = n - d * p.d2sC;
         row = (2 * y + (d >> 1)) * (2 * p.d2sW) + 2 * x + (d & 1);
     }
-    else if (p.ws > 0)
+    else if (p.ws > 0 && AGATHER == 0)
     {
         row = window_row(m, p.winH, p.winW, p.ws);
         if (row < 0) return;

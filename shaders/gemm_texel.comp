@@ -10,6 +10,14 @@
 //   BMODE 2: implicit convolution (no im2col buffer): row m of A is output pixel m of a KS x KS, stride CS conv over
 //            a channels-last map [convH, convW, 4·convCin4], gathered tap by tap (zero outside the map); B as in mode
 //            0 with K ordered (ky, kx, c), i.e. the weight [Cout, ky, kx, Cin]. The k-order differs from im2col's.
+// LNORM 1 (BMODE 0 and 2): a LayerNorm prologue over each A row (BMODE 0: the whole K; BMODE 2: each tap's Cin),
+// with gamma folded into B and the rest into lnTab (Gemm.FoldLayerNorm):
+//   LN(a)·W = rstd·(a − μ)·(γ∘W) + β·W = rstd·(Σ(a − s)·B − (μ − s)·colsum) + βW,   s = the row's first value.
+// The invocation reads its rows whole anyway, so the row statistics ride along in the same loop: no normalised
+// copy of A is written and read back, and no separate dispatch. One pass over (a − s): the shift keeps
+// E[d²] − E[d]² from cancelling, since s is a value of the row and |μ − s| is a few deviations, not the offset.
+// AGATHER 1 (BMODE 0): A's row m is token window_row(m) of a winH x winW map (TinyViT's window partition), a
+// padding row reading as zeros; the window fields then describe the gather, and C is written unscattered.
 #include "common.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z = 1) in;
@@ -18,12 +26,17 @@ layout(constant_id = 3) const int TN = 4;
 layout(constant_id = 4) const int BMODE = 0;
 layout(constant_id = 5) const int KS = 1;   // BMODE 2: kernel size
 layout(constant_id = 6) const int CS = 1;   // BMODE 2: stride
+layout(constant_id = 7) const int LNORM = 0;
+layout(constant_id = 8) const int AGATHER = 0;
 
 layout(binding = 0) uniform samplerBuffer texA;
 layout(binding = 1) uniform samplerBuffer texB;
 layout(std430, binding = 2) readonly buffer BufBias { STORE_T bias[]; };
 layout(std430, binding = 3) readonly buffer BufR { STORE_T r[]; };
 layout(std430, binding = 4) writeonly buffer BufC { STORE_T c[]; };
+// LNORM: [taps·N] column sums of B, then [taps·N] β·W, fp32 whatever the storage type (the subtraction of
+// (μ − s)·colsum is where a rounded table would show).
+layout(std430, binding = 5) readonly buffer BufLn { float lnTab[]; };
 
 layout(push_constant) uniform P {
     int M, N, K;
@@ -36,12 +49,22 @@ layout(push_constant) uniform P {
     int hasResidual;      // 1: added after the activation, 2: added before it (MBConv's act(x + f(x)))
     float alpha;
     int winH, winW, ws;   // ws > 0: row m of the result is row window_row(m) of C and R, padding rows dropped
-    int convH, convW, convCin4, convOW, convPad;   // BMODE 2 only
+    int convH, convW, convCin4, convPad;   // BMODE 2 only
     int d2sW, d2sC;       // d2sC > 0: depth-to-space scatter (gemm_epilogue.glsl)
     int biasBatch;        // bias offset per batch entry (0: one bias for all)
+    float lnEps;          // LNORM only
 } p;
 
 #include "gemm_epilogue.glsl"
+
+// LNORM: (μ − s, 1/σ) of a row of `count` values from the sums of d = a − s and d² (biased variance, as LayerNorm).
+vec2 ln_stats(vec4 s, vec4 q, int count)
+{
+    float inv = 1.0 / float(count);
+    float m = (s.x + s.y + s.z + s.w) * inv;
+    float var = max((q.x + q.y + q.z + q.w) * inv - m * m, 0.0);
+    return vec2(m, inversesqrt(var + p.lnEps));
+}
 
 void main()
 {
@@ -53,21 +76,52 @@ void main()
 
     // Texel indices; rows/columns past the edge are clamped (computed, never stored) so the loop has no branches.
     int aRow[TM];
-    for (int i = 0; i < TM; i++) aRow[i] = (p.aOff + batch * p.aBatch + min(m0 + i, p.M - 1) * p.aM) >> 2;
+    float aIn[TM];   // AGATHER: 0 for a padding row
+    for (int i = 0; i < TM; i++)
+    {
+        int m = min(m0 + i, p.M - 1);
+        aIn[i] = 1.0;
+        if (AGATHER != 0)
+        {
+            m = window_row(m, p.winH, p.winW, p.ws);
+            aIn[i] = m < 0 ? 0.0 : 1.0;
+            m = max(m, 0);
+        }
+        aRow[i] = (p.aOff + batch * p.aBatch + m * p.aM) >> 2;
+    }
 
     float acc[TM][TN];
     for (int i = 0; i < TM; i++)
         for (int j = 0; j < TN; j++) acc[i][j] = 0.0;
+    // LNORM: per row the shift s and the sums of d = a − s and d².
+    float lnShift[TM];
+    vec4 lnS[TM], lnQ[TM];
 
     if (BMODE == 0)
     {
         int bCol[TN];
         for (int j = 0; j < TN; j++) bCol[j] = (p.bOff + batch * p.bBatch + min(n0 + j, p.N - 1) * p.bN) >> 2;
+        if (LNORM != 0)
+            for (int i = 0; i < TM; i++)
+            {
+                lnShift[i] = texelFetch(texA, aRow[i]).x * aIn[i];
+                lnS[i] = vec4(0.0);
+                lnQ[i] = vec4(0.0);
+            }
         for (int k4 = 0; k4 < K4; k4++)
         {
             vec4 av[TM];
             vec4 bv[TN];
             for (int i = 0; i < TM; i++) av[i] = texelFetch(texA, aRow[i] + k4);
+            if (AGATHER != 0)
+                for (int i = 0; i < TM; i++) av[i] *= aIn[i];
+            if (LNORM != 0)
+                for (int i = 0; i < TM; i++)
+                {
+                    av[i] -= lnShift[i];
+                    lnS[i] += av[i];
+                    lnQ[i] = fma(av[i], av[i], lnQ[i]);
+                }
             for (int j = 0; j < TN; j++) bv[j] = texelFetch(texB, bCol[j] + k4);
             for (int i = 0; i < TM; i++)
                 for (int j = 0; j < TN; j++)
@@ -80,17 +134,29 @@ void main()
                     acc[i][j] = s;
                 }
         }
+        if (LNORM != 0)
+            for (int i = 0; i < TM; i++)
+            {
+                vec2 st = ln_stats(lnS[i], lnQ[i], p.K);
+                for (int j = 0; j < TN; j++)
+                {
+                    int n = min(n0 + j, p.N - 1);
+                    acc[i][j] = st.y * (acc[i][j] - st.x * lnTab[n]) + lnTab[p.N + n];
+                }
+            }
     }
     else if (BMODE == 2)
     {
         int bCol[TN];
         for (int j = 0; j < TN; j++) bCol[j] = (p.bOff + min(n0 + j, p.N - 1) * p.bN) >> 2;
+        // The output width follows from the input's; not pushed, so the push block stays within 128 bytes.
+        const int convOW = (p.convW + 2 * p.convPad - KS) / CS + 1;
         int oy[TM], ox[TM];
         for (int i = 0; i < TM; i++)
         {
             int m = min(m0 + i, p.M - 1);
-            oy[i] = m / p.convOW;
-            ox[i] = m - oy[i] * p.convOW;
+            oy[i] = m / convOW;
+            ox[i] = m - oy[i] * convOW;
         }
         for (int tap = 0; tap < KS * KS; tap++)
         {
@@ -105,22 +171,69 @@ void main()
                 src[i] = (clamp(iy, 0, p.convH - 1) * p.convW + clamp(ix, 0, p.convW - 1)) * p.convCin4;
             }
             const int kTap = tap * p.convCin4;
-            for (int c4 = 0; c4 < p.convCin4; c4++)
+            if (LNORM == 0)
             {
-                vec4 av[TM];
-                vec4 bv[TN];
-                for (int i = 0; i < TM; i++) av[i] = texelFetch(texA, src[i] + c4) * inside[i];
-                for (int j = 0; j < TN; j++) bv[j] = texelFetch(texB, bCol[j] + kTap + c4);
+                for (int c4 = 0; c4 < p.convCin4; c4++)
+                {
+                    vec4 av[TM];
+                    vec4 bv[TN];
+                    for (int i = 0; i < TM; i++) av[i] = texelFetch(texA, src[i] + c4) * inside[i];
+                    for (int j = 0; j < TN; j++) bv[j] = texelFetch(texB, bCol[j] + kTap + c4);
+                    for (int i = 0; i < TM; i++)
+                        for (int j = 0; j < TN; j++)
+                        {
+                            float s = acc[i][j];
+                            s = fma(av[i].x, bv[j].x, s);
+                            s = fma(av[i].y, bv[j].y, s);
+                            s = fma(av[i].z, bv[j].z, s);
+                            s = fma(av[i].w, bv[j].w, s);
+                            acc[i][j] = s;
+                        }
+                }
+            }
+            else
+            {
+                // Each tap reads one whole input row, so each tap has its own statistics and partial sum; the
+                // conv's zero padding comes after the norm, so a tap outside the map contributes nothing at all.
+                float tacc[TM][TN];
                 for (int i = 0; i < TM; i++)
+                {
+                    lnShift[i] = texelFetch(texA, src[i]).x;
+                    lnS[i] = vec4(0.0);
+                    lnQ[i] = vec4(0.0);
+                    for (int j = 0; j < TN; j++) tacc[i][j] = 0.0;
+                }
+                for (int c4 = 0; c4 < p.convCin4; c4++)
+                {
+                    vec4 av[TM];
+                    vec4 bv[TN];
+                    for (int i = 0; i < TM; i++)
+                    {
+                        av[i] = texelFetch(texA, src[i] + c4) - lnShift[i];
+                        lnS[i] += av[i];
+                        lnQ[i] = fma(av[i], av[i], lnQ[i]);
+                    }
+                    for (int j = 0; j < TN; j++) bv[j] = texelFetch(texB, bCol[j] + kTap + c4);
+                    for (int i = 0; i < TM; i++)
+                        for (int j = 0; j < TN; j++)
+                        {
+                            float s = tacc[i][j];
+                            s = fma(av[i].x, bv[j].x, s);
+                            s = fma(av[i].y, bv[j].y, s);
+                            s = fma(av[i].z, bv[j].z, s);
+                            s = fma(av[i].w, bv[j].w, s);
+                            tacc[i][j] = s;
+                        }
+                }
+                for (int i = 0; i < TM; i++)
+                {
+                    vec2 st = ln_stats(lnS[i], lnQ[i], 4 * p.convCin4);
                     for (int j = 0; j < TN; j++)
                     {
-                        float s = acc[i][j];
-                        s = fma(av[i].x, bv[j].x, s);
-                        s = fma(av[i].y, bv[j].y, s);
-                        s = fma(av[i].z, bv[j].z, s);
-                        s = fma(av[i].w, bv[j].w, s);
-                        acc[i][j] = s;
+                        int t = tap * p.N + min(n0 + j, p.N - 1);
+                        acc[i][j] += inside[i] * (st.y * (tacc[i][j] - st.x * lnTab[t]) + lnTab[KS * KS * p.N + t]);
                     }
+                }
             }
         }
     }

@@ -1,7 +1,8 @@
 #version 450
 // Unfolds an NCHW input for convolution as GEMM: col[b][(ci*KH + ky)*KW + kx][oy*OW + ox] = x[b][ci][oy*S-P+ky][ox*S-P+kx]
 // (zero outside the image). Dense convs then run on the texel GEMM, which is ~6x faster on llvmpipe than the direct
-// conv kernel (see Conv2d.cs); on real GPUs an implicit-GEMM conv would avoid this buffer.
+// conv kernel (see Conv2d.cs). Convs whose K rules out the texel GEMM skip this buffer: gemm.comp reads their input
+// unfolded (CONVK).
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;

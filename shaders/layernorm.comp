@@ -31,6 +31,7 @@ layout(push_constant) uniform P {
     float eps;
     int H, W, ws;   // ws > 0: output row r is a window-partitioned row, read from token window_row(r) of an [H, W] map
     int act;        // activation applied to the normalised value (ACT_* in common.glsl)
+    int transposed; // 1: write [C, rows] (the encoder's last norm writing the NCHW embedding), not [rows, C]
 } p;
 
 void main()
@@ -67,7 +68,10 @@ void main()
         {
             vec4 v = ((vec4(x4[base + j]) - K) - m) * rstd * vec4(gamma4[j]) + vec4(beta4[j]);
             if (p.act != 0) v = vec4(activate(v.x, p.act), activate(v.y, p.act), activate(v.z, p.act), activate(v.w, p.act));
-            y4[out4 + j] = STORE_V4(v);
+            if (p.transposed != 0)
+                for (uint e = 0u; e < 4u; e++) y[(4u * j + e) * p.rows + row] = ST(v[e]);
+            else
+                y4[out4 + j] = STORE_V4(v);
         }
         return;
     }
@@ -81,5 +85,6 @@ void main()
     for (uint j = 0u; j < p.C; j++) { float d = (LD(x[base + j]) - K) - m; q = fma(d, d, q); }
     float rstd = inversesqrt(q * invC + p.eps);
     for (uint j = 0u; j < p.C; j++)
-        y[outBase + j] = ST(activate(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]), p.act));
+        y[p.transposed != 0 ? j * p.rows + row : outBase + j] =
+            ST(activate(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]), p.act));
 }

@@ -37,6 +37,30 @@ internal static class KernelCases
                                   StridedView.RowMajor(c, m, n), 1, bias, BiasMode.PerColumn, Activation.Gelu),
                 [a, w, bias, c]);
         }
+        {
+            // TinyViT stage-2 qkv: 64x64 tokens of 160 in windows of 14 (4900 partitioned rows) -> 480, the window
+            // gather and LayerNorm as the GEMM's prologue, against the two-dispatch form (partitioning LayerNorm,
+            // then the GEMM) it replaced. Same flops counted for both, so GFLOP/s compare directly.
+            int h = 64, c = 160, n = 480;
+            var grid = new WindowGrid(h, h, 14);
+            int m = grid.Rows;
+            var x = Rand(ctx, h * h, c); var w = Rand(ctx, n, c); var bias = Rand(ctx, n); var gamma = Rand(ctx, c); var beta = Rand(ctx, c);
+            var table = Rand(ctx, 2 * n); var xn = ctx.CreateTensor([m, c]); var o = ctx.CreateTensor([m, n]);
+            var gemm = new Gemm(ctx);
+            var ln = new LayerNorm(ctx);
+            yield return new KernelCase("gemm+layernorm", $"{m}x{n}x{c} window gather, LN prologue", 2.0 * m * n * c, 0,
+                cs => gemm.Record(cs, m, n, c, StridedView.RowMajor(x, h * h, c), StridedView.RowMajor(w, n, c).Transposed(),
+                                  StridedView.RowMajor(o, m, n), 1, bias, BiasMode.PerColumn, norm: new NormPrologue(table, 1e-5f), gatherRows: grid),
+                []);   // the tensors are shared: the second case, run after this one, owns them
+            yield return new KernelCase("layernorm,gemm", $"{m}x{n}x{c} partitioning LN, then GEMM", 2.0 * m * n * c, 0,
+                cs =>
+                {
+                    ln.RecordPartitioned(cs, x, xn, gamma, beta, grid, c, 1e-5f);
+                    gemm.Record(cs, m, n, c, StridedView.RowMajor(xn, m, c), StridedView.RowMajor(w, n, c).Transposed(),
+                                StridedView.RowMajor(o, m, n), 1, bias, BiasMode.PerColumn);
+                },
+                [x, w, bias, gamma, beta, table, xn, o]);
+        }
         // Other SAM-sized shapes; B is a weight [N,K] viewed transposed unless noted. "storage" forces the
         // storage-buffer shader for comparison with the texel one.
         foreach (var (m, n, k, storage) in new[] { (4096, 512, 128, true), (4096, 128, 512, false), (16384, 256, 128, false) })

@@ -34,11 +34,12 @@ internal sealed class Conv2d
         public int Cin, H, W, KH, KW, Stride, Pad, OH, OW;
     }
 
-    /// <summary>Route ungrouped convs through GEMM (1x1: directly; larger: im2col first). False forces the direct
+    /// <summary>Route ungrouped convs through GEMM (1x1: directly; K not a multiple of 4: reading the input unfolded;
+    /// larger: im2col first, for the texel GEMM). False forces the direct
     /// kernel, which tests use to check both paths.</summary>
     public bool AllowGemm { get; init; } = true;
 
-    /// <summary>Which path the last <see cref="Record"/> took: "direct", "gemm" or "im2col+gemm".</summary>
+    /// <summary>Which path the last <see cref="Record"/> took: "direct", "gemm", "unfolded-gemm" or "im2col+gemm".</summary>
     public string LastPath { get; private set; } = "";
 
     public Conv2d(GpuContext ctx)
@@ -101,6 +102,19 @@ internal sealed class Conv2d
         {
             int k = inChannels * kernelH * kernelW, n = oh * ow;
             var b = input;
+            var outView = channelsLastOutput ? new StridedView(output, 0, n * outChannels, 1, outChannels) : StridedView.RowMajor(output, outChannels, n);
+            // K not a multiple of 4 (the stem's 3-channel 3x3) rules out the texel GEMM, and the storage GEMM can
+            // read the input as its unfolding directly: no column buffer, one dispatch, the same sums in the same order.
+            if (kernelH == kernelW && k % 4 != 0 && !(kernelH == 1 && stride == 1 && padding == 0))
+            {
+                _gemm.Record(cs, outChannels, n, k, StridedView.RowMajor(weight, outChannels, k, 0, 0),
+                             new StridedView(input, 0, inChannels * height * width, 0, 1), outView, batch,
+                             bias, bias is null ? BiasMode.None : BiasMode.PerRow, act,
+                             residual is null ? null : StridedView.RowMajor(residual, outChannels, n),
+                             unfoldB: new UnfoldedInput(inChannels, height, width, kernelH, stride, padding));
+                LastPath = "unfolded-gemm";
+                return;
+            }
             if (!(kernelH == 1 && kernelW == 1 && stride == 1 && padding == 0))
             {
                 long total = (long)batch * k * n;
@@ -122,8 +136,7 @@ internal sealed class Conv2d
             }
             else LastPath = "gemm";
             _gemm.Record(cs, outChannels, n, k, StridedView.RowMajor(weight, outChannels, k, 0, 0),
-                         StridedView.RowMajor(b, k, n),
-                         channelsLastOutput ? new StridedView(output, 0, n * outChannels, 1, outChannels) : StridedView.RowMajor(output, outChannels, n), batch,
+                         StridedView.RowMajor(b, k, n), outView, batch,
                          bias, bias is null ? BiasMode.None : BiasMode.PerRow, act,
                          residual is null ? null : StridedView.RowMajor(residual, outChannels, n));
             return;

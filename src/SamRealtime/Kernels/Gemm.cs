@@ -6,6 +6,15 @@ namespace SamRealtime.Kernels;
 
 internal enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 
+/// <summary>A LayerNorm over each row of A (or, in <see cref="Gemm.RecordConv"/>, over each tap's input row) run as the
+/// GEMM's prologue: B is the weight with gamma folded in and <paramref name="Table"/> the fp32 rest, both from
+/// <see cref="Gemm.FoldLayerNorm"/>.</summary>
+internal sealed record NormPrologue(GpuTensor Table, float Eps);
+
+/// <summary>B of a GEMM given as an NCHW input [Channels, H, W] per batch entry (contiguous, at the B view's offset and
+/// batch stride) and read as its im2col unfolding for a Kernel x Kernel conv: K = Channels·Kernel², N = OH·OW.</summary>
+internal readonly record struct UnfoldedInput(int Channels, int H, int W, int Kernel, int Stride, int Pad);
+
 /// <summary>
 /// C[b] = act(alpha · A[b]·B[b] + bias) + residual[b] for a batch of strided matrices (shaders/gemm.comp), or
 /// act(alpha · A·B + bias + residual) with activateAfterResidual; optionally scattering rows out of TinyViT windows.
@@ -13,14 +22,18 @@ internal enum BiasMode { None = 0, PerColumn = 1, PerRow = 2 }
 /// Two shaders, chosen per call: gemm_texel (A and B as vec4 texels; needs A contiguous along K, B contiguous along
 /// K or N, K and all A/B offsets and strides multiples of 4, and the buffers within the device's texel-buffer
 /// limits) and gemm (any strides). Both accumulate in the same order, so they give identical results.
+/// Optionally A's rows are LayerNorm'd on the way in (<see cref="NormPrologue"/>) and gathered out of TinyViT windows
+/// (gatherRows): TinyViT's partition + LayerNorm + qkv, and LayerNorm + fc1, each in one dispatch. B may be an NCHW
+/// conv input read as its im2col unfolding (unfoldB, storage shader): a conv whose K rules out the texel shader
+/// then needs no column buffer.
 /// </summary>
 internal sealed class Gemm
 {
     private readonly GpuContext _ctx;
-    private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
-    private static readonly KernelLayout TexelLayout32 = new(5, Marshal.SizeOf<Push>(), [4])
+    private static readonly KernelLayout Layout = new(6, Marshal.SizeOf<Push>(), [4]);
+    private static readonly KernelLayout TexelLayout32 = new(6, Marshal.SizeOf<Push>(), [4])
         { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat)] };
-    private static readonly KernelLayout TexelLayout16 = new(5, Marshal.SizeOf<Push>(), [4])
+    private static readonly KernelLayout TexelLayout16 = new(6, Marshal.SizeOf<Push>(), [4])
         { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat)] };
 
     [StructLayout(LayoutKind.Sequential)]
@@ -34,9 +47,11 @@ internal sealed class Gemm
         public int BiasMode, Act, HasResidual;
         public float Alpha;
         public int WinH, WinW, Ws;
-        public int ConvH, ConvW, ConvCin4, ConvOW, ConvPad;
+        public int ConvH, ConvW, ConvC, ConvPad;   // gemm_texel's conv: Cin/4 texels; gemm's unfolded B: Cin
         public int D2sW, D2sC;
         public int BiasBatch;
+        // The 32nd word: 128 bytes, Vulkan's guaranteed push-constant size, so no device is left out.
+        public float LnEps;
     }
 
     public Gemm(GpuContext ctx)
@@ -48,14 +63,42 @@ internal sealed class Gemm
                        int batch = 1, GpuTensor? bias = null, BiasMode biasMode = BiasMode.None,
                        Activation act = Activation.None, StridedView? residual = null, float alpha = 1f,
                        bool activateAfterResidual = false, WindowGrid? scatterRows = null, DepthToSpace? depthToSpace = null,
-                       int biasBatchStride = 0)
+                       int biasBatchStride = 0, NormPrologue? norm = null, WindowGrid? gatherRows = null,
+                       UnfoldedInput? unfoldB = null)
     {
         const string name = "gemm";
         if (m <= 0 || n <= 0 || k <= 0 || batch <= 0)
             throw new ShapeException($"{name}: M={m}, N={n}, K={k}, batch={batch} must all be positive.");
         var type = c.Tensor.Type;
-        a.Check(name, "A", batch, m, k);
-        b.Check(name, "B", batch, k, n);
+        // With gatherRows, row m of A is token window_row(m) of the grid's H·W map (zeros for a padding row): TinyViT's
+        // window partition. It shares the window fields with scatterRows, so the two do not combine.
+        int aRows = m;
+        if (gatherRows is WindowGrid gg)
+        {
+            if (scatterRows is not null) throw new ShapeException($"{name}: a row gather and a row scatter cannot be combined.");
+            if (batch != 1) throw new ShapeException($"{name}: a row gather needs batch 1, got {batch}.");
+            if (gg.H <= 0 || gg.W <= 0 || gg.Ws <= 0 || gg.Rows != m)
+                throw new ShapeException($"{name}: M={m} but the {gg.H}x{gg.W} map in windows of {gg.Ws} has {gg.Rows} partitioned rows.");
+            aRows = gg.H * gg.W;
+        }
+        if (norm is not null)
+        {
+            if (batch != 1) throw new ShapeException($"{name}: a LayerNorm prologue needs batch 1, got {batch}.");
+            CheckNorm(name, norm, 1, n);
+        }
+        a.Check(name, "A", batch, aRows, k);
+        if (unfoldB is UnfoldedInput u)
+        {
+            if (u.Channels <= 0 || u.H <= 0 || u.W <= 0 || u.Kernel <= 0 || u.Stride <= 0 || u.Pad < 0
+                || u.H + 2 * u.Pad < u.Kernel || u.W + 2 * u.Pad < u.Kernel)
+                throw new ShapeException($"{name}: unfolded B {u}: sizes must be positive and the kernel fit the padded input.");
+            int ohU = Conv2d.OutputSize(u.H, u.Kernel, u.Stride, u.Pad), owU = Conv2d.OutputSize(u.W, u.Kernel, u.Stride, u.Pad);
+            if (k != u.Channels * u.Kernel * u.Kernel || n != ohU * owU)
+                throw new ShapeException($"{name}: unfolding {u} needs K={u.Channels * u.Kernel * u.Kernel} and N={ohU * owU}, got K={k}, N={n}.");
+            if (b.ColStride != 1) throw new ShapeException($"{name}: an unfolded B must be contiguous (column stride 1).");
+            b.Check(name, "B (conv input)", batch, 1, u.Channels * u.H * u.W);
+        }
+        else b.Check(name, "B", batch, k, n);
         // With scatterRows, A's rows are a window-partitioned map and row m of the result lands on image token
         // window_row(m) of C (and of the residual); padding rows are dropped. That is TinyViT's unpartition + residual.
         int cRows = m, cCols = n;
@@ -101,19 +144,25 @@ internal sealed class Gemm
         }
 
         int bMode = TexelMode(m, n, k, a, b, batch);
+        // The LayerNorm prologue reads B as columns of the folded weight; B along N (mode 1) has no such path.
+        if (norm is not null && bMode == 1) bMode = -1;
+        // An unfolded B is gathered per element: only the storage shader reads it.
+        if (unfoldB is not null) bMode = -1;
+        int lnorm = norm is null ? 0 : 1, gather = gatherRows is null ? 0 : 1;
+        int convK = unfoldB?.Kernel ?? 0, convS = unfoldB?.Stride ?? 1;
         ComputeKernel kernel;
         int wx, wy, tm, tn;
         if (bMode >= 0)
         {
             (wx, wy, tm, tn) = ChooseTexelTiles(m, n, bMode);
             kernel = type == DataType.F16
-                ? _ctx.Kernel("gemm_texel_f16", TexelLayout16, wx, wy, tm, tn, bMode)
-                : _ctx.Kernel("gemm_texel", TexelLayout32, wx, wy, tm, tn, bMode);
+                ? _ctx.Kernel("gemm_texel_f16", TexelLayout16, wx, wy, tm, tn, bMode, 1, 1, lnorm, gather)
+                : _ctx.Kernel("gemm_texel", TexelLayout32, wx, wy, tm, tn, bMode, 1, 1, lnorm, gather);
         }
         else
         {
             (wx, wy, tm, tn) = ChooseTiles(m, n);
-            kernel = _ctx.Kernel(type == DataType.F16 ? "gemm_f16" : "gemm", Layout, wx, wy, tm, tn);
+            kernel = _ctx.Kernel(type == DataType.F16 ? "gemm_f16" : "gemm", Layout, wx, wy, tm, tn, lnorm, gather, convK, convS);
         }
         LastPath = bMode < 0 ? "storage" : bMode == 0 ? "texel-bk" : "texel-bn";
         var push = new Push
@@ -125,15 +174,65 @@ internal sealed class Gemm
             ROff = residual?.Offset ?? 0, RBatch = residual?.BatchStride ?? 0,
             BiasMode = (int)biasMode, Act = (int)act, HasResidual = residual is null ? 0 : activateAfterResidual ? 2 : 1,
             Alpha = alpha,
-            WinH = scatterRows?.H ?? 0, WinW = scatterRows?.W ?? 0, Ws = scatterRows?.Ws ?? 0,
+            WinH = (scatterRows ?? gatherRows)?.H ?? 0, WinW = (scatterRows ?? gatherRows)?.W ?? 0,
+            Ws = (scatterRows ?? gatherRows)?.Ws ?? 0,
             D2sW = depthToSpace?.W ?? 0, D2sC = depthToSpace?.C ?? 0,
             BiasBatch = biasBatchStride,
+            LnEps = norm?.Eps ?? 0f,
+            ConvH = unfoldB?.H ?? 0, ConvW = unfoldB?.W ?? 0, ConvC = unfoldB?.Channels ?? 0, ConvPad = unfoldB?.Pad ?? 0,
         };
         var dummy = _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernel, (gx, gy, (uint)batch), push,
-                    a.Tensor.Buffer, b.Tensor.Buffer, (bias ?? dummy).Buffer, (residual?.Tensor ?? dummy).Buffer, c.Tensor.Buffer);
+                    a.Tensor.Buffer, b.Tensor.Buffer, (bias ?? dummy).Buffer, (residual?.Tensor ?? dummy).Buffer, c.Tensor.Buffer,
+                    (norm?.Table ?? _ctx.Unused(DataType.F32)).Buffer);
+    }
+
+    private static void CheckNorm(string name, NormPrologue norm, int taps, int n)
+    {
+        if (norm.Table.Type != DataType.F32)
+            throw new ShapeException($"{name}: the LayerNorm table is {norm.Table.Type}; it is fp32 whatever the storage type.");
+        if (norm.Table.Length < 2L * taps * n)
+            throw new ShapeException($"{name}: the LayerNorm table {norm.Table.ShapeText} is shorter than {2L * taps * n} (2 x {taps} taps x N={n}).");
+        if (!(norm.Eps > 0) || float.IsInfinity(norm.Eps))
+            throw new ShapeException($"{name}: LayerNorm eps {norm.Eps} must be finite and positive.");
+    }
+
+    /// <summary>
+    /// Folds a LayerNorm over the input rows into the weight that follows it. <paramref name="weight"/> is [N, taps·C]
+    /// with each tap's C inputs contiguous (a linear layer's [out, in] with taps = 1, or <see cref="ConvWeightChannelsLast"/>
+    /// with taps = k²); gamma and beta are [C]. Returns the weight to upload as B, W'[n, t, c] = γ[c]·W[n, t, c],
+    /// and the fp32 <see cref="NormPrologue.Table"/>: [taps·N] column sums of W' as stored (rounded to
+    /// <paramref name="storage"/>, so the mean's share cancels exactly against what the GEMM multiplies), then
+    /// [taps·N] Σ_c β[c]·W[n, t, c]. Sums in double.
+    /// </summary>
+    public static (float[] Weight, float[] Table) FoldLayerNorm(ReadOnlySpan<float> weight, int outFeatures, int taps,
+                                                                ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, DataType storage)
+    {
+        int c = gamma.Length;
+        if (outFeatures <= 0 || taps <= 0 || c <= 0 || beta.Length != c || weight.Length != (long)outFeatures * taps * c)
+            throw new ShapeException($"LayerNorm fold: weight has {weight.Length} values, gamma {gamma.Length}, beta {beta.Length}; " +
+                                     $"[{outFeatures}x{taps}x{c}] needs gamma and beta of {c}.");
+        var w = new float[weight.Length];
+        var table = new float[2 * taps * outFeatures];
+        for (int n = 0; n < outFeatures; n++)
+            for (int t = 0; t < taps; t++)
+            {
+                double colsum = 0, betaW = 0;
+                int row = (n * taps + t) * c;
+                for (int i = 0; i < c; i++)
+                {
+                    float v = gamma[i] * weight[row + i];
+                    if (storage == DataType.F16) v = (float)(Half)v;
+                    w[row + i] = v;
+                    colsum += v;
+                    betaW += (double)beta[i] * weight[row + i];
+                }
+                table[t * outFeatures + n] = (float)colsum;
+                table[(taps + t) * outFeatures + n] = (float)betaW;
+            }
+        return (w, table);
     }
 
     /// <summary>PyTorch's conv weight [Cout, Cin, k, k] reordered to [Cout, k, k, Cin], the K order of <see cref="RecordConv"/>.</summary>
@@ -164,11 +263,13 @@ internal sealed class Gemm
     /// <summary>
     /// A dense convolution as an implicit GEMM on gemm_texel, with no unfolded copy of the input: input a
     /// channels-last map [H·W, Cin], weight [Cout, k·k·Cin] in (ky, kx, c) order (<see cref="ConvWeightChannelsLast"/>),
-    /// output channels-last [OH·OW, Cout] = act(conv + bias). Needs <see cref="CanRecordConv"/>.
+    /// output channels-last [OH·OW, Cout] = act(conv + bias). Needs <see cref="CanRecordConv"/>. With a
+    /// <paramref name="norm"/>, each input pixel's channels are LayerNorm'd before the conv sees them (the neck's
+    /// LayerNorm2d, then zero padding), and the weight is the folded one.
     /// </summary>
     public void RecordConv(CommandStream cs, GpuTensor input, GpuTensor weight, GpuTensor? bias, GpuTensor output,
                            int height, int width, int inChannels, int outChannels, int kernel, int stride, int padding,
-                           Activation act = Activation.None)
+                           Activation act = Activation.None, NormPrologue? norm = null)
     {
         const string name = "gemm conv";
         if (height <= 0 || width <= 0 || inChannels <= 0 || outChannels <= 0 || kernel <= 0 || stride <= 0 || padding < 0
@@ -188,11 +289,13 @@ internal sealed class Gemm
             if (t is not null && t.Type != type)
                 throw new ShapeException($"{name}: {what} is {t.Type} but the output is {type}; one storage type per call.");
         LinearGrid.CheckNotAliased(name, output, ("input", input));
+        if (norm is not null) CheckNorm(name, norm, kernel * kernel, n);
 
         var (wx, wy, tm, tn) = ChooseTexelTiles(m, n, 0);
+        int lnorm = norm is null ? 0 : 1;
         var kernelObj = type == DataType.F16
-            ? _ctx.Kernel("gemm_texel_f16", TexelLayout16, wx, wy, tm, tn, 2, kernel, stride)
-            : _ctx.Kernel("gemm_texel", TexelLayout32, wx, wy, tm, tn, 2, kernel, stride);
+            ? _ctx.Kernel("gemm_texel_f16", TexelLayout16, wx, wy, tm, tn, 2, kernel, stride, lnorm, 0)
+            : _ctx.Kernel("gemm_texel", TexelLayout32, wx, wy, tm, tn, 2, kernel, stride, lnorm, 0);
         LastPath = "texel-conv";
         var push = new Push
         {
@@ -201,12 +304,14 @@ internal sealed class Gemm
             BOff = 0, BK = 1, BN = k,
             COff = 0, CM = n, CN = 1,
             BiasMode = bias is null ? 0 : (int)BiasMode.PerColumn, Act = (int)act, Alpha = 1f,
-            ConvH = height, ConvW = width, ConvCin4 = inChannels / 4, ConvOW = ow, ConvPad = padding,
+            ConvH = height, ConvW = width, ConvC = inChannels / 4, ConvPad = padding,
+            LnEps = norm?.Eps ?? 0f,
         };
         var dummy = _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
-        cs.Dispatch(kernelObj, (gx, gy, 1u), push, input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, dummy.Buffer, output.Buffer);
+        cs.Dispatch(kernelObj, (gx, gy, 1u), push, input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, dummy.Buffer, output.Buffer,
+                    (norm?.Table ?? _ctx.Unused(DataType.F32)).Buffer);
     }
 
     /// <summary>False forces the storage-buffer shader (for comparisons in tests and benchmarks).</summary>

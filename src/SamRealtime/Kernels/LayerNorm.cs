@@ -21,6 +21,7 @@ internal sealed class LayerNorm
         public float Eps;
         public int H, W, Ws;
         public int Act;
+        public int Transposed;
     }
 
     public LayerNorm(GpuContext ctx)
@@ -29,9 +30,11 @@ internal sealed class LayerNorm
         _wg = LinearGrid.WorkgroupSize(ctx);
     }
 
+    /// <summary>LayerNorm of each row of [rows, channels]; with <paramref name="transposedOutput"/> the result is
+    /// written [channels, rows], so a channels-last map's last norm also makes the NCHW tensor (no separate permute).</summary>
     public void Record(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
-                       int rows, int channels, float eps, Activation act = Activation.None) =>
-        Run(cs, input, output, gamma, beta, rows, channels, eps, null, act);
+                       int rows, int channels, float eps, Activation act = Activation.None, bool transposedOutput = false) =>
+        Run(cs, input, output, gamma, beta, rows, channels, eps, null, act, transposedOutput);
 
     /// <summary>LayerNorm of an [H, W, C] token map cut into windows: output [<see cref="WindowGrid.Rows"/>, C] in
     /// partition order, padding rows being LayerNorm(0) = beta. Partition and norm in one pass.</summary>
@@ -39,11 +42,11 @@ internal sealed class LayerNorm
                                   WindowGrid grid, int channels, float eps)
     {
         LinearGrid.CheckLength("layernorm", "input", input, (long)grid.H * grid.W * channels, output.Type);
-        Run(cs, input, output, gamma, beta, grid.Rows, channels, eps, grid, Activation.None);
+        Run(cs, input, output, gamma, beta, grid.Rows, channels, eps, grid, Activation.None, false);
     }
 
     private void Run(CommandStream cs, GpuTensor input, GpuTensor output, GpuTensor gamma, GpuTensor beta,
-                     int rows, int channels, float eps, WindowGrid? grid, Activation act)
+                     int rows, int channels, float eps, WindowGrid? grid, Activation act, bool transposed)
     {
         const string name = "layernorm";
         if (grid is { } g && (g.H <= 0 || g.W <= 0 || g.Ws <= 0))
@@ -61,7 +64,8 @@ internal sealed class LayerNorm
         LinearGrid.CheckNotAliased(name, output, ("input", input), ("gamma", gamma), ("beta", beta));
 
         var kernel = _ctx.Kernel(type == DataType.F16 ? "layernorm_f16" : "layernorm", Layout, _wg);
-        var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps, H = grid?.H ?? 0, W = grid?.W ?? 0, Ws = grid?.Ws ?? 0, Act = (int)act };
+        var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps, H = grid?.H ?? 0, W = grid?.W ?? 0, Ws = grid?.Ws ?? 0, Act = (int)act,
+                           Transposed = transposed ? 1 : 0 };
         cs.Dispatch(kernel, LinearGrid.Groups(_ctx, name, rows, _wg), push,
                     input.Buffer, gamma.Buffer, beta.Buffer, output.Buffer);
     }

@@ -17,6 +17,9 @@ internal sealed class GpuWeights(GpuContext ctx, DataType type) : IDisposable
 
     public GpuTensor Upload(float[] data, int[] shape, string name) => Own(ctx.Upload(data, shape, Type, name));
 
+    /// <summary>Uploads in fp32 whatever the model's storage type: small tables whose rounding would show.</summary>
+    public GpuTensor UploadF32(float[] data, int[] shape, string name) => Own(ctx.Upload(data, shape, DataType.F32, name));
+
     /// <summary>A scratch tensor reused by every layer that asks for the same name and shape. Reuse is safe because
     /// the command stream puts a barrier before any dispatch that touches a buffer with pending work.</summary>
     public GpuTensor Scratch(string name, params int[] shape)

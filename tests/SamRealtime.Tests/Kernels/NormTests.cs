@@ -131,6 +131,32 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         Check(LayerNorm2dRef(x, g, b, 1, c, rows, 1e-6, Activation.None), got2d, false, "layernorm2d large mean");
     }
 
+    [Theory]
+    [InlineData(4096, 256, false)]   // the encoder's last norm writing the NCHW embedding
+    [InlineData(33, 7, false)]       // scalar path, odd sizes
+    [InlineData(70, 36, true)]
+    public void LayerNormTransposedOutputMatchesReference(int rows, int c, bool fp16)
+    {
+        var type = fp16 ? DataType.F16 : DataType.F32;
+        var x = Reference.Random(rows * c, rows + 5 * c, 2f);
+        var g = Reference.Random(c, c + 3);
+        var b = Reference.Random(c, c + 4);
+        if (fp16) { x = Reference.ToHalf(x); g = Reference.ToHalf(g); b = Reference.ToHalf(b); }
+        var rowsFirst = LayerNormRef(x, g, b, rows, c, 1e-6);
+        var want = new double[rows * c];
+        for (int r = 0; r < rows; r++) for (int j = 0; j < c; j++) want[j * rows + r] = rowsFirst[r * c + j];
+        using var tx = Ctx.Upload(x, [rows, c], type, "x");
+        using var tg = Ctx.Upload(g, [c], type, "gamma");
+        using var tb = Ctx.Upload(b, [c], type, "beta");
+        using var ty = Ctx.CreateTensor([c, rows], type, "y");
+        using (var cs = Ctx.BeginCommands())
+        {
+            new LayerNorm(Ctx).Record(cs, tx, ty, tg, tb, rows, c, 1e-6f, transposedOutput: true);
+            cs.Submit();
+        }
+        Check(want, ty.Read(), fp16, $"layernorm transposed {rows}x{c} {type}");
+    }
+
     public static TheoryData<int, int, int, int, bool> LayerNorm2dCases() => new()
     {
         // batch, channels, hw, act, fp16

@@ -57,11 +57,11 @@ public sealed class EncoderOracleTests(GpuFixture fixture, ITestOutputHelper out
         Assert.True(cosine >= minCosine, $"{imageName} {type}: embedding cosine {cosine:F6} < {minCosine} (max abs error {maxAbs:G4})");
     }
 
-    /// <summary>The encoder's command stream: channels-last from the stem to the neck (no window copies, one layout
-    /// permute) and dense convs on token rows as implicit GEMMs (one im2col left, the stem's first conv): 153
-    /// dispatches before, 103 now. Recorded, never submitted.</summary>
+    /// <summary>The encoder's command stream: channels-last from the stem to the neck (no window copies, no layout
+    /// permute), convs as implicit GEMMs (no im2col; the stem's first conv reads its input unfolded) and token
+    /// LayerNorms as GEMM prologues: 153 dispatches, then 103, 80 now (issue 13's budget). Recorded, never submitted.</summary>
     [Fact]
-    public void EncoderRecordsAtMost103Dispatches()
+    public void EncoderRecordsAtMost80Dispatches()
     {
         var kernels = new KernelSet(Ctx);
         using var encoder = new TinyVitEncoder(kernels, Weights.Value);
@@ -70,6 +70,6 @@ public sealed class EncoderOracleTests(GpuFixture fixture, ITestOutputHelper out
         using var cs = Ctx.BeginCommands();
         encoder.Record(cs, input, embedding);
         output.WriteLine($"encoder: {cs.DispatchCount} dispatches, {cs.BarrierCount} barriers");
-        Assert.InRange(cs.DispatchCount, 1, 103);
+        Assert.InRange(cs.DispatchCount, 1, 80);
     }
 }
