@@ -10,10 +10,14 @@ namespace SamRealtime.Vulkan;
 internal sealed class FrameBuffers(GpuContext ctx) : IDisposable
 {
     private readonly Dictionary<(ulong Size, BufferKind Kind), List<(GpuBuffer Buffer, long Returned)>> _free = new();
+    // Counts the streams that rented: one frame's encoder alone returns over a hundred buffers, so idleness measured
+    // in returns would free most of them before the next frame asks for them again (and a CPU driver pays for every
+    // new allocation in page faults).
     private long _clock;
+    private CommandStream? _lastStream;
     private bool _disposed;
-    // Free buffers not rented again for this many returns are dropped: sizes that keep changing do not accumulate.
-    private const int MaxIdleReturns = 64;
+    // Free buffers not rented again by this many streams are dropped: sizes that keep changing do not accumulate.
+    private const int MaxIdleStreams = 8;
 
     /// <summary>A buffer of exactly <paramref name="bytes"/> that stays valid until <paramref name="cs"/> is disposed.</summary>
     public GpuBuffer Rent(CommandStream cs, ulong bytes, BufferKind kind, string name)
@@ -22,6 +26,7 @@ internal sealed class FrameBuffers(GpuContext ctx) : IDisposable
         GpuBuffer buffer;
         lock (_free)
         {
+            if (!ReferenceEquals(cs, _lastStream)) { _lastStream = cs; _clock++; }
             if (_free.TryGetValue((bytes, kind), out var list) && list.Count > 0)
             {
                 buffer = list[^1].Buffer;
@@ -74,13 +79,13 @@ internal sealed class FrameBuffers(GpuContext ctx) : IDisposable
         lock (_free)
         {
             if (_disposed) { buffer.Dispose(); return; }
-            long now = ++_clock;
+            long now = _clock;
             var key = (buffer.Size, buffer.Kind);
             if (!_free.TryGetValue(key, out var list)) _free[key] = list = new();
             list.Add((buffer, now));
             foreach (var l in _free.Values)
                 for (int i = l.Count - 1; i >= 0; i--)
-                    if (now - l[i].Returned > MaxIdleReturns) { l[i].Buffer.Dispose(); l.RemoveAt(i); }
+                    if (now - l[i].Returned > MaxIdleStreams) { l[i].Buffer.Dispose(); l.RemoveAt(i); }
         }
     }
 

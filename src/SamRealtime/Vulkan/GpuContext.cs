@@ -271,8 +271,11 @@ public sealed unsafe class GpuContext : IDisposable
     /// <summary>Starts recording GPU work; submit it with <see cref="CommandStream.Submit"/>.</summary>
     internal CommandStream BeginCommands(bool profile = false) => new(this, profile);
 
-    internal GpuBuffer CreateBuffer(ulong bytes, BufferKind kind = BufferKind.Device, string? name = null) =>
-        new(this, bytes, kind, name);
+    internal GpuBuffer CreateBuffer(ulong bytes, BufferKind kind = BufferKind.Device, string? name = null)
+    {
+        Interlocked.Increment(ref _buffersCreated);
+        return new(this, bytes, kind, name);
+    }
 
     internal GpuTensor CreateTensor(ReadOnlySpan<int> shape, DataType type = DataType.F32, string? name = null) =>
         new(this, shape, type, name);
@@ -293,12 +296,13 @@ public sealed unsafe class GpuContext : IDisposable
         }
     }
 
-    private long _submissions, _bytesReadBack, _dispatches;
+    private long _submissions, _bytesReadBack, _dispatches, _buffersCreated;
 
-    /// <summary>Queue submissions, bytes the host read from GPU memory and dispatches recorded on this context so
-    /// far (a host's own submissions of a recorded pass are not ours to count). Differences of two snapshots give
+    /// <summary>Queue submissions, bytes the host read from GPU memory, dispatches recorded and buffers created through
+    /// <see cref="CreateBuffer"/> on this context so far (a host's own submissions of a recorded pass are not ours to count). Differences of two snapshots give
     /// the cost of the work between them.</summary>
-    public GpuCounters Counters => new(Interlocked.Read(ref _submissions), Interlocked.Read(ref _bytesReadBack), Interlocked.Read(ref _dispatches));
+    public GpuCounters Counters => new(Interlocked.Read(ref _submissions), Interlocked.Read(ref _bytesReadBack), Interlocked.Read(ref _dispatches),
+                                       Interlocked.Read(ref _buffersCreated));
 
     internal void CountReadBack(long bytes) => Interlocked.Add(ref _bytesReadBack, bytes);
     internal void CountDispatch() => Interlocked.Increment(ref _dispatches);

