@@ -6,20 +6,28 @@
 // n = (2·dy + dx)·d2sC + co, and the result lands at output pixel (2y+dy, 2x+dx), channel co. A per-column bias is
 // indexed by col (the output channel), so a transposed conv keeps its [Cout] bias. The including shader declares the
 // AGATHER specialization constant: when set, the window fields describe A's row gather and C is not scattered.
-void store_result(int batch, int m, int n, float acc)
+
+// Where row m of the result goes, computed once per row of a tile (the window scatter's divisions per element cost
+// as much as a short K loop): its output row, or for a depth-to-space scatter the output row of (dy, dx) = (0, 0);
+// -1 for a padding row, which is dropped.
+int result_row(int m)
 {
-    int row = m, col = n;
     if (p.d2sC > 0)
     {
-        int y = m / p.d2sW, x = m - (m / p.d2sW) * p.d2sW;
+        int y = m / p.d2sW, x = m - y * p.d2sW;
+        return 2 * y * (2 * p.d2sW) + 2 * x;
+    }
+    return p.ws > 0 && AGATHER == 0 ? window_row(m, p.winH, p.winW, p.ws) : m;
+}
+
+void store_result(int batch, int m, int row, int n, float acc)
+{
+    int col = n;
+    if (p.d2sC > 0)
+    {
         int d = n / p.d2sC;
         col = n - d * p.d2sC;
-        row = (2 * y + (d >> 1)) * (2 * p.d2sW) + 2 * x + (d & 1);
-    }
-    else if (p.ws > 0 && AGATHER == 0)
-    {
-        row = window_row(m, p.winH, p.winW, p.ws);
-        if (row < 0) return;
+        row += (d >> 1) * (2 * p.d2sW) + (d & 1);
     }
     float v = p.alpha * acc;
     if (p.biasMode == 1) v += LD(bias[batch * p.biasBatch + col]);

@@ -272,11 +272,13 @@ void main()
     {
         int m = m0 + i;
         if (m >= p.M) break;
+        int row = result_row(m);
+        if (row < 0) continue;
         for (int j = 0; j < TN; j++)
         {
             int n = n0 + j;
             if (n >= p.N) break;
-            store_result(batch, m, n, acc[i][j]);
+            store_result(batch, m, row, n, acc[i][j]);
         }
     }
 }
