@@ -13,12 +13,14 @@ internal readonly record struct Candidate(bool UserPrompt, float Score, (int X0,
 }
 
 /// <summary>
-/// The tracking decisions for one object, in one place for every front end: which candidate is kept (SAM's predicted
-/// IoU, an area change that knows a mask at the frame edge is clipped, and the appearance memory's score — one
-/// threshold while tracked, a higher one to re-acquire a lost object, held for <see cref="TrackerOptions.ReacquireFrames"/>
-/// consecutive frames when the candidate was found away from where the object was lost), when an accepted frame is good enough to join the object's memory (SAMURAI writes only
-/// confident frames), and where a lost object is searched for (the memory's readout map, at the object's last
-/// complete size, no further from where it was lost than a distance that grows while it stays lost).
+/// The tracking decisions for one object, in one place for every front end: its candidates (where a lost object is
+/// searched for: the memory's readout map, at the object's last complete size, no further from where it was lost
+/// than a distance that grows while it stays lost), what a candidate must satisfy to be kept (SAM's predicted IoU, an
+/// area change that knows a mask at the frame edge is clipped, and the appearance memory's score — one threshold while
+/// tracked, a higher one to re-acquire a lost object, held for <see cref="TrackerOptions.ReacquireFrames"/> consecutive
+/// frames when the candidate was found away from where the object was lost; applied on the GPU by
+/// <see cref="CandidateSelect"/>), and when an accepted frame is good enough to join the object's memory (SAMURAI
+/// writes only confident frames).
 /// </summary>
 internal sealed class ObjectTrack(TrackerOptions options)
 {

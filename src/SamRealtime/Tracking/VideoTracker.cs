@@ -173,9 +173,10 @@ public sealed class VideoTracker : IDisposable
     }
 
     /// <summary>One frame of tracking in at most two submissions: (1) the encoder when <paramref name="encode"/>
-    /// holds it, every candidate prompt decoded into the object batch and reduced to its statistics, and the
-    /// appearance memory's readout scoring every candidate — what the rules decide on; (2) the accepted candidates
-    /// rendered to masks at the image size, read back as bytes, and the confident ones written into the memory.</summary>
+    /// holds it, every candidate prompt decoded into the object batch and judged on the GPU (<see cref="TrackingFrame"/>:
+    /// statistics, the appearance memory's scores, the objects' criteria applied); (2) the accepted candidates rendered
+    /// to masks at the image size, read back as bytes (the pixel-exact box comes from them), and the confident ones
+    /// written into the memory.</summary>
     private IReadOnlyList<ObjectResult> Decode(bool onlyPrompted, CommandStream? encode, ImageEmbedding image)
     {
         int width = image.Width, height = image.Height;
