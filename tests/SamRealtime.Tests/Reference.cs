@@ -83,4 +83,20 @@ public static class Reference
         }
         return x < 0 ? -r : r;
     }
+
+    /// <summary>LayerNorm of each row of <paramref name="x"/> [rows, c], in double.</summary>
+    public static double[] LayerNorm(float[] x, float[] g, float[] b, int rows, int c, double eps)
+    {
+        var y = new double[rows * c];
+        for (int r = 0; r < rows; r++)
+        {
+            double mean = 0, v = 0;
+            for (int j = 0; j < c; j++) mean += x[r * c + j];
+            mean /= c;
+            for (int j = 0; j < c; j++) v += (x[r * c + j] - mean) * (x[r * c + j] - mean);
+            double rstd = 1 / Math.Sqrt(v / c + eps);
+            for (int j = 0; j < c; j++) y[r * c + j] = (x[r * c + j] - mean) * rstd * g[j] + b[j];
+        }
+        return y;
+    }
 }

@@ -250,16 +250,7 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
             gamma = Tests.Reference.ToHalf(gamma); beta = Tests.Reference.ToHalf(beta);
         }
         const double eps = 1e-6;
-        var xn = new double[x.Length];
-        for (int p = 0; p < h * w; p++)
-        {
-            double mean = 0, v = 0;
-            for (int c = 0; c < cin; c++) mean += x[p * cin + c];
-            mean /= cin;
-            for (int c = 0; c < cin; c++) v += (x[p * cin + c] - mean) * (x[p * cin + c] - mean);
-            double rstd = 1 / Math.Sqrt(v / cin + eps);
-            for (int c = 0; c < cin; c++) xn[p * cin + c] = (x[p * cin + c] - mean) * rstd * gamma[c] + beta[c];
-        }
+        var xn = Tests.Reference.LayerNorm(x, gamma, beta, h * w, cin, eps);
         var want = new double[oh * ow * cout];
         for (int oy = 0; oy < oh; oy++)
         for (int ox = 0; ox < ow; ox++)

@@ -9,20 +9,6 @@ namespace SamRealtime.Tests.Kernels;
 // 2^-11 relative rounding, NMSE ≤ 1e-5.
 public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
 {
-    private static double[] LayerNormRef(float[] x, float[] g, float[] b, int rows, int c, double eps)
-    {
-        var y = new double[rows * c];
-        for (int r = 0; r < rows; r++)
-        {
-            double mean = 0, v = 0;
-            for (int j = 0; j < c; j++) mean += x[r * c + j];
-            mean /= c;
-            for (int j = 0; j < c; j++) v += (x[r * c + j] - mean) * (x[r * c + j] - mean);
-            double rstd = 1 / Math.Sqrt(v / c + eps);
-            for (int j = 0; j < c; j++) y[r * c + j] = (x[r * c + j] - mean) * rstd * g[j] + b[j];
-        }
-        return y;
-    }
 
     private static double[] LayerNorm2dRef(float[] x, float[] g, float[] b, int n, int c, int hw, double eps, Activation act)
     {
@@ -87,7 +73,7 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         for (int r = 0; r < rows; r++) for (int j = 0; j < c; j++) x[r * c + j] += (r % 7) - 3;
         if (fp16) { x = Reference.ToHalf(x); g = Reference.ToHalf(g); b = Reference.ToHalf(b); }
         var got = RunLayerNorm(x, g, b, rows, c, 1e-5f, type);
-        Check(LayerNormRef(x, g, b, rows, c, 1e-5), got, fp16, $"layernorm {rows}x{c} {type}");
+        Check(Tests.Reference.LayerNorm(x, g, b, rows, c, 1e-5), got, fp16, $"layernorm {rows}x{c} {type}");
     }
 
     public static TheoryData<int, int, int, bool> LayerNormActivationCases() => new()
@@ -109,7 +95,7 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         var b = Reference.Random(c, c + 8);
         for (int r = 0; r < rows; r++) for (int j = 0; j < c; j++) x[r * c + j] += (r % 5) - 2;
         if (fp16) { x = Reference.ToHalf(x); g = Reference.ToHalf(g); b = Reference.ToHalf(b); }
-        var want = LayerNormRef(x, g, b, rows, c, 1e-6)
+        var want = Tests.Reference.LayerNorm(x, g, b, rows, c, 1e-6)
             .Select(o => (Activation)act switch { Activation.Gelu => Reference.Gelu(o), Activation.Relu => Math.Max(o, 0), _ => o }).ToArray();
         var got = RunLayerNorm(x, g, b, rows, c, 1e-6f, type, (Activation)act);
         Check(want, got, fp16, $"layernorm {rows}x{c} act {act} {type}");
@@ -125,7 +111,7 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         var g = Reference.Random(c, 43);
         var b = Reference.Random(c, 44);
         var got = RunLayerNorm(x, g, b, rows, c, 1e-6f, DataType.F32);
-        Check(LayerNormRef(x, g, b, rows, c, 1e-6), got, false, "layernorm large mean");
+        Check(Tests.Reference.LayerNorm(x, g, b, rows, c, 1e-6), got, false, "layernorm large mean");
         // The same for the NCHW kernel: 1000 + noise along the channels of every pixel.
         var got2d = RunLayerNorm2d(x, g, b, 1, c, rows, 1e-6f, Activation.None, DataType.F32);
         Check(LayerNorm2dRef(x, g, b, 1, c, rows, 1e-6, Activation.None), got2d, false, "layernorm2d large mean");
@@ -142,7 +128,7 @@ public sealed class NormTests(GpuFixture fixture) : GpuTest(fixture)
         var g = Reference.Random(c, c + 3);
         var b = Reference.Random(c, c + 4);
         if (fp16) { x = Reference.ToHalf(x); g = Reference.ToHalf(g); b = Reference.ToHalf(b); }
-        var rowsFirst = LayerNormRef(x, g, b, rows, c, 1e-6);
+        var rowsFirst = Tests.Reference.LayerNorm(x, g, b, rows, c, 1e-6);
         var want = new double[rows * c];
         for (int r = 0; r < rows; r++) for (int j = 0; j < c; j++) want[j * rows + r] = rowsFirst[r * c + j];
         using var tx = Ctx.Upload(x, [rows, c], type, "x");
