@@ -15,6 +15,9 @@ internal sealed class BoxKalman
 
     public bool Initialised { get; private set; }
 
+    /// <summary>Forgets the state: the next <see cref="Correct"/> starts the filter again.</summary>
+    public void Reset() => Initialised = false;
+
     /// <summary>Box (exclusive ends) the state stands for <paramref name="frames"/> frames ahead.</summary>
     public (float X0, float Y0, float X1, float Y1) Box(int frames = 0)
     {
@@ -32,15 +35,29 @@ internal sealed class BoxKalman
     {
         if (!Initialised) return;
         for (int i = 0; i < 4; i++) _x[i] += _x[i + 4];
-        // P = F P Fᵀ + Q with F = [[I, I], [0, I]].
+        Step(_p, _x[3]);
+    }
+
+    /// <summary>Where the box's centre will be <paramref name="frames"/> frames ahead and how uncertain a measured
+    /// centre there is: the prediction's covariance plus the measurement noise (pixels²), the innovation covariance a
+    /// gate on a measurement uses. It grows the longer the filter coasts.</summary>
+    public (double X, double Y, double Sxx, double Sxy, double Syy) Centre(int frames)
+    {
+        var p = (double[,])_p.Clone();
+        for (int f = 0; f < frames; f++) Step(p, _x[3]);
+        double r = PositionWeight * _x[3];
+        return (_x[0] + frames * _x[4], _x[1] + frames * _x[5], p[0, 0] + r * r, p[0, 1], p[1, 1] + r * r);
+    }
+
+    /// <summary>P = F P Fᵀ + Q with F = [[I, I], [0, I]]; noise scales with the box height <paramref name="h"/>.</summary>
+    private static void Step(double[,] p, double h)
+    {
         var f = new double[N, N];
         for (int i = 0; i < N; i++) { f[i, i] = 1; if (i < 4) f[i, i + 4] = 1; }
-        var fp = Mul(f, _p);
-        var p = MulT(fp, f);
-        double h = _x[3];
+        var next = MulT(Mul(f, p), f);
         var std = new[] { PositionWeight * h, PositionWeight * h, 1e-2, PositionWeight * h, VelocityWeight * h, VelocityWeight * h, 1e-5, VelocityWeight * h };
-        for (int i = 0; i < N; i++) p[i, i] += std[i] * std[i];
-        Array.Copy(p, _p, p.Length);
+        for (int i = 0; i < N; i++) next[i, i] += std[i] * std[i];
+        Array.Copy(next, p, next.Length);
     }
 
     /// <summary>Corrects the state with a measured box (exclusive ends); the first one initialises it.</summary>

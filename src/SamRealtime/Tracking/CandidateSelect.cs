@@ -12,16 +12,47 @@ namespace SamRealtime.Tracking;
 /// <param name="ReferenceArea">Positive low-res cells the area change is measured against; 0: no check.</param>
 /// <param name="ReferenceClipped">The reference was clipped by the frame edge, so it may be smaller than the object.</param>
 /// <param name="MemoryThreshold">Fraction of the mask's cells that must read out as the object; null: no memory yet.</param>
+/// <param name="Gate">A lost object's motion gate: a passing candidate inside it ranks before those outside and is
+/// accepted even when <paramref name="Accept"/> is false (it is where the object's motion says it is).</param>
 internal readonly record struct Criteria(int Object, bool UserPrompt, bool Accept, float MinScore, float ReferenceArea, bool ReferenceClipped,
-                                         float MaxAreaChange, float? MemoryThreshold)
+                                         float MaxAreaChange, float? MemoryThreshold, MotionGate? Gate = null)
 {
     /// <summary>Kept whenever SAM is confident enough: a pass without tracking.</summary>
     public static Criteria ScoreOnly(int obj, float minScore) => new(obj, false, true, minScore, 0, false, 1, null);
 }
 
+/// <summary>An ellipse around where a lost object's motion model predicts its centre, in low-res cells (a cell is 4×4
+/// pixels of SAM's 1024 frame): a candidate whose mask's box centre c has (c - centre)ᵀ S⁻¹ (c - centre) ≤
+/// <paramref name="Threshold"/> is inside, S⁻¹ = [[Ixx, Ixy], [Ixy, Iyy]] being the inverse of the filter's innovation
+/// covariance.</summary>
+internal readonly record struct MotionGate(float X, float Y, float Ixx, float Ixy, float Iyy, float Threshold)
+{
+    /// <summary>The gate of a filter's one-frame prediction for a <paramref name="width"/>×<paramref name="height"/> frame.</summary>
+    public static MotionGate? Of(BoxKalman motion, float threshold, int width, int height)
+    {
+        if (!motion.Initialised || threshold <= 0) return null;
+        var (x, y, sxx, sxy, syy) = motion.Centre(1);
+        var (rh, rw) = Prompt.ResizedSize(height, width);
+        // Pixels to cells: a cell is 4 pixels of the resized frame.
+        double kx = rw / (4.0 * width), ky = rh / (4.0 * height);
+        (sxx, sxy, syy) = (sxx * kx * kx, sxy * kx * ky, syy * ky * ky);
+        double det = sxx * syy - sxy * sxy;
+        if (!(det > 0)) return null;
+        return new MotionGate((float)(x * kx), (float)(y * ky), (float)(syy / det), (float)(-sxy / det), (float)(sxx / det), threshold);
+    }
+
+    /// <summary>Whether the centre of cells x0..x1, y0..y1 (inclusive) is inside (what track_select.comp computes).</summary>
+    public bool Contains(int x0, int y0, int x1, int y1)
+    {
+        double dx = (x0 + x1 + 1) / 2.0 - X, dy = (y0 + y1 + 1) / 2.0 - Y;
+        return Ixx * dx * dx + 2 * Ixy * dx * dy + Iyy * dy * dy <= Threshold;
+    }
+}
+
 /// <summary>The decision for one object on a frame: its chosen row (the best passing candidate, else its first),
-/// the best passing row (-1: none passed) and whether the object accepted it.</summary>
-internal readonly record struct Verdict(int Chosen, int Best, bool Accepted);
+/// the best passing row (-1: none passed), whether the object accepted it and whether it is inside the object's
+/// <see cref="MotionGate"/> (or a user's prompt).</summary>
+internal readonly record struct Verdict(int Chosen, int Best, bool Accepted, bool Near = false);
 
 /// <summary>
 /// Applies the tracking criteria to every candidate of a frame on the GPU (shaders/track_select.comp): per object, the
@@ -31,7 +62,7 @@ internal readonly record struct Verdict(int Chosen, int Best, bool Accepted);
 /// </summary>
 internal sealed class CandidateSelect(GpuContext ctx, FrameBuffers buffers)
 {
-    public const int CriteriaStride = 8, VerdictStride = 4;
+    public const int CriteriaStride = 12, VerdictStride = 4;
     private const int UserFlag = 1, MemoryFlag = 2, ReferenceClippedFlag = 4, AcceptFlag = 8;
     private static readonly KernelLayout Layout = new(6, Marshal.SizeOf<Push>(), [4, 5]);
 
@@ -75,7 +106,8 @@ internal sealed class CandidateSelect(GpuContext ctx, FrameBuffers buffers)
     [
         c.Object,
         (c.UserPrompt ? UserFlag : 0) | (c.MemoryThreshold is not null ? MemoryFlag : 0) | (c.ReferenceClipped ? ReferenceClippedFlag : 0) | (c.Accept ? AcceptFlag : 0),
-        c.MinScore, c.ReferenceArea, c.MaxAreaChange, c.MemoryThreshold ?? 0, 0, 0,
+        c.MinScore, c.ReferenceArea, c.MaxAreaChange, c.MemoryThreshold ?? 0,
+        c.Gate?.X ?? 0, c.Gate?.Y ?? 0, c.Gate?.Ixx ?? 0, c.Gate?.Ixy ?? 0, c.Gate?.Iyy ?? 0, c.Gate?.Threshold ?? 0,
     ];
 
     /// <summary>The verdicts of <see cref="Record"/> as read back.</summary>
@@ -83,7 +115,8 @@ internal sealed class CandidateSelect(GpuContext ctx, FrameBuffers buffers)
     {
         var list = new Verdict[objects];
         for (int o = 0; o < objects; o++)
-            list[o] = new Verdict((int)verdicts[o * VerdictStride], (int)verdicts[o * VerdictStride + 1], verdicts[o * VerdictStride + 2] > 0);
+            list[o] = new Verdict((int)verdicts[o * VerdictStride], (int)verdicts[o * VerdictStride + 1], verdicts[o * VerdictStride + 2] > 0,
+                                 verdicts[o * VerdictStride + 3] > 0);
         return list;
     }
 }

@@ -40,6 +40,9 @@ internal sealed class ObjectTrack(TrackerOptions options)
     public int LostFrames, Streak;
     /// <summary>The box's motion, from accepted complete masks only; it coasts through the other frames.</summary>
     public readonly BoxKalman Motion = new();
+    /// <summary>The object was re-acquired away from where its motion predicted it: its old motion says nothing about
+    /// the new place, so the filter starts again there.</summary>
+    private bool _jumped;
     /// <summary>Where the last passing re-acquisition candidate was (tried again on the next frame).</summary>
     public (int X0, int Y0, int X1, int Y1)? PendingBox;
     /// <summary>Lost with a memory to search with: its readout map is wanted for the next frame's search.</summary>
@@ -50,18 +53,22 @@ internal sealed class ObjectTrack(TrackerOptions options)
     /// <summary>What a candidate for this object must satisfy on the next frame (applied on the GPU,
     /// <see cref="CandidateSelect"/>): a user prompt only a mask; otherwise SAM's score, an area change against the last
     /// mask (a lost object: its last complete size) that knows clipped masks, and the memory's fraction — the accept
-    /// threshold while tracked, the higher re-acquire one while lost. A lost object's candidate found away from where
-    /// it was lost (<paramref name="searched"/>) is taken only after <see cref="TrackerOptions.ReacquireFrames"/>
-    /// consecutive passing frames, last frame's readout map (<paramref name="fromMap"/>) counting as one: one
-    /// look-alike frame must not hand the object to another.</summary>
-    public Criteria Criteria(int obj, bool userPrompt, bool searched = false, bool fromMap = false)
+    /// threshold while tracked, the higher re-acquire one while lost. A lost object's candidate re-acquires it at once
+    /// only where its motion model says it is now (the gate, which widens the longer it coasts); anywhere else it is
+    /// taken only after <see cref="TrackerOptions.ReacquireFrames"/> consecutive passing frames, last frame's readout
+    /// map (<paramref name="fromMap"/>) counting as one: one look-alike frame must not hand the object to another.
+    /// Without a motion model yet, a candidate not found away from where the object was lost
+    /// (<paramref name="searched"/>) is the one taken at once.</summary>
+    public Criteria Criteria(int obj, bool userPrompt, int width, int height, bool searched = false, bool fromMap = false)
     {
         if (userPrompt) return new Criteria(obj, true, true, 0, 0, false, 1, null);
         bool lost = State == TrackState.Lost;
         long reference = lost && FullArea > 0 ? FullArea : Area;
-        bool accept = !lost || !searched || Streak + 1 + (fromMap ? 1 : 0) >= options.ReacquireFrames;
+        var gate = lost ? MotionGate.Of(Motion, options.MotionGate, width, height) : null;
+        bool held = Streak + 1 + (fromMap ? 1 : 0) >= options.ReacquireFrames;
+        bool accept = !lost || held || (gate is null && !searched);
         float? memory = HasMemory ? lost ? options.ReacquireMemoryScore : options.MinMemoryScore : null;
-        return new Criteria(obj, false, accept, options.MinScore, reference, !lost && Clipped, options.MaxAreaChange, memory);
+        return new Criteria(obj, false, accept, options.MinScore, reference, !lost && Clipped, options.MaxAreaChange, memory, gate);
     }
 
     /// <summary>Takes the GPU's verdict on the object's candidates: counts the frames a lost object's re-acquisition
@@ -76,6 +83,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
             PendingBox = candidates[best].Box;
         }
         else if (best < 0) { Streak = 0; PendingBox = null; }
+        _jumped = State == TrackState.Lost && verdict.Accepted && !verdict.Near;
         return (verdict.Chosen >= 0 ? verdict.Chosen - first : -1, verdict.Accepted);
     }
 
@@ -96,6 +104,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
         Box = box;
         Area = k.Area;
         Clipped = k.Clipped(width, height);
+        if (_jumped) Motion.Reset();
+        _jumped = false;
         if (!Clipped || k.UserPrompt) { FullBox = box; FullArea = k.Area; Motion.Correct(box); }
     }
 
@@ -137,15 +147,15 @@ internal sealed class ObjectTrack(TrackerOptions options)
     public IEnumerable<CandidatePrompt> Candidates(int obj, Prompt? user, int denseRow, int width, int height, bool refine = false,
                                                    Func<(Prompt Prompt, int DenseRow)?>? moved = null)
     {
-        if (user is not null) yield return new(user, refine ? denseRow : -1, new(obj, Criteria(obj, true)));
+        if (user is not null) yield return new(user, refine ? denseRow : -1, new(obj, Criteria(obj, true, width, height)));
         else if (State == TrackState.Tracked)
         {
             var next = moved is not null ? moved() : (new Prompt { Box = Enlarge(Box.X0, Box.Y0, Box.X1, Box.Y1, width, height) }, denseRow);
-            if (next is { } n) yield return new(n.Prompt, n.DenseRow, new(obj, Criteria(obj, false)));
+            if (next is { } n) yield return new(n.Prompt, n.DenseRow, new(obj, Criteria(obj, false, width, height)));
         }
         else
             foreach (var (box, far, map) in LostBoxes(width, height))
-                yield return new(new Prompt { Box = box }, -1, new(obj, Criteria(obj, false, far, map), far, map));
+                yield return new(new Prompt { Box = box }, -1, new(obj, Criteria(obj, false, width, height, far, map), far, map));
     }
 
     /// <summary>Where a lost object is looked for: at its last box and where its motion model predicts it, with its
@@ -178,7 +188,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
 
     /// <summary>A box of the object's last complete size centred where its readout map (64x64, this object's row of
     /// the memory readout) has the most foreground cells in a window of that size, within the search distance of
-    /// where it was last seen; null when no window is at least <see cref="TrackerOptions.SearchMinFraction"/> foreground.</summary>
+    /// where it was last seen, preferring windows inside its motion gate; null when no window is at least
+    /// <see cref="TrackerOptions.SearchMinFraction"/> foreground.</summary>
     public (float X0, float Y0, float X1, float Y1)? SearchBox(ReadOnlySpan<float> readout, int width, int height)
     {
         if (FullBox is not { } full) return null;
@@ -195,16 +206,24 @@ internal sealed class ObjectTrack(TrackerOptions options)
         // Where the object should be now (its motion's prediction, else its last box), and how far from it it may be.
         var (lx, ly) = Predicted();
         float reach = MathF.Max(w, h) * (options.SearchReach + options.SearchReachGrowth * LostFrames);
+        // Windows inside the motion gate come first: a look-alike elsewhere must not draw the search away from where
+        // the object should be while the object itself is there.
+        var gate = Motion.Initialised && options.MotionGate > 0 ? Motion.Centre(1) : default;
+        double det = gate.Sxx * gate.Syy - gate.Sxy * gate.Sxy;
         int best = -1, bestX = 0, bestY = 0;
+        bool bestNear = false;
         for (int cy = 0; cy + wh <= chh; cy++)
         for (int cx = 0; cx + ww <= cw; cx++)
         {
             float px = (cx + ww / 2f) * cellX, py = (cy + wh / 2f) * cellY;
             if (MathF.Sqrt((px - lx) * (px - lx) + (py - ly) * (py - ly)) > reach) continue;
             int s = sat[(cy + wh) * (cw + 1) + cx + ww] - sat[cy * (cw + 1) + cx + ww] - sat[(cy + wh) * (cw + 1) + cx] + sat[cy * (cw + 1) + cx];
-            if (s > best) { best = s; bestX = cx; bestY = cy; }
+            if (s < options.SearchMinFraction * ww * wh) continue;
+            double dx = px - gate.X, dy = py - gate.Y;
+            bool near = det > 0 && (gate.Syy * dx * dx - 2 * gate.Sxy * dx * dy + gate.Sxx * dy * dy) / det <= options.MotionGate;
+            if (best < 0 || (near && !bestNear) || (near == bestNear && s > best)) { best = s; bestX = cx; bestY = cy; bestNear = near; }
         }
-        if (best < options.SearchMinFraction * ww * wh) return null;
+        if (best < 0) return null;
         float x0 = Math.Clamp((bestX + ww / 2f) * cellX - w / 2, 0, Math.Max(0, width - w));
         float y0 = Math.Clamp((bestY + wh / 2f) * cellY - h / 2, 0, Math.Max(0, height - h));
         return (x0, y0, Math.Min(width, x0 + w), Math.Min(height, y0 + h));

@@ -30,6 +30,11 @@ public record TrackerOptions
     public float ReacquireMemoryScore { get; init; } = 0.85f;
     /// <summary>Consecutive frames a lost object's candidate must pass before the object is re-acquired.</summary>
     public int ReacquireFrames { get; init; } = 2;
+    /// <summary>A lost object's candidate re-acquires it at once only where its motion model (a Kalman filter on the
+    /// box) predicts it: the squared Mahalanobis distance of the candidate's centre from the prediction, under the
+    /// filter's uncertainty, must be at most this (5.99: 95% of a 2-D normal, DeepSORT's gate quantile). Elsewhere it
+    /// needs <see cref="ReacquireFrames"/>; candidates, and the search's windows, inside the gate rank first. 0: no gate.</summary>
+    public float MotionGate { get; init; } = 5.99f;
     /// <summary>Predicted IoU and memory fraction an accepted, complete mask needs to be written into the object's
     /// recent-frame memory (only confident frames teach it what the object now looks like).</summary>
     public float MemoryWriteScore { get; init; } = 0.8f;

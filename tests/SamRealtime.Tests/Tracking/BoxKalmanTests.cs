@@ -47,4 +47,37 @@ public sealed class BoxKalmanTests
         var (x0, _, x1, _) = k.Box();
         Assert.InRange((x0 + x1) / 2, 480.0, 520.0);
     }
+
+    /// <summary>The gate's centre and covariance k frames ahead are what k predictions give (plus the measurement noise),
+    /// and the gate widens while the filter coasts; a gate around a prediction contains the predicted box and not a box
+    /// a few standard deviations away.</summary>
+    [Fact]
+    public void TheMotionGateIsThePredictionAndWidensWhileCoasting()
+    {
+        var k = new BoxKalman();
+        for (int f = 0; f < 10; f++)
+        {
+            k.Predict();
+            k.Correct(BoxAt(300 - 4 * f, 200 + f, 34, 80));
+        }
+        var ahead = k.Centre(3);
+        var (x0, y0, x1, y1) = k.Box(3);
+        Assert.Equal((x0 + x1) / 2, ahead.X, 3);
+        Assert.Equal((y0 + y1) / 2, ahead.Y, 3);
+        for (int f = 0; f < 3; f++) k.Predict();
+        var now = k.Centre(0);
+        Assert.Equal(ahead.Sxx, now.Sxx, 9);
+        Assert.Equal(ahead.Sxy, now.Sxy, 9);
+        Assert.Equal(ahead.Syy, now.Syy, 9);
+        Assert.True(k.Centre(6).Sxx > k.Centre(1).Sxx && k.Centre(6).Syy > k.Centre(1).Syy);
+
+        // Frame 640x480; SAM resizes it to 1024x768, so a low-res cell is 2.5 pixels.
+        var gate = MotionGate.Of(k, 5.99f, 640, 480)!.Value;
+        var (px0, py0, px1, py1) = k.Box(1);
+        int Cell(double px) => (int)Math.Floor(px / 2.5);
+        Assert.True(gate.Contains(Cell(px0), Cell(py0), Cell(px1) - 1, Cell(py1) - 1));
+        double sd = Math.Sqrt(k.Centre(1).Syy);
+        Assert.False(gate.Contains(Cell(px0), Cell(py0 + 4 * sd), Cell(px1) - 1, Cell(py1 + 4 * sd) - 1));
+        Assert.Null(MotionGate.Of(new BoxKalman(), 5.99f, 640, 480));
+    }
 }

@@ -7,7 +7,8 @@ namespace SamRealtime.Tests.Tracking;
 
 // track_select (the tracking decision on the GPU) against a plain CPU statement of the same rules in double precision:
 // random candidates for several objects with empty masks, user prompts, clipped masks and references, memory fractions
-// on both sides of the threshold, ties in the memory's rank and re-acquisitions not yet accepted; frame sizes whose
+// on both sides of the threshold, ties in the memory's rank, re-acquisitions not yet accepted and lost objects' motion
+// gates that candidates fall inside or outside of (inside ranks first and accepts); frame sizes whose
 // cells do not map to whole pixels, so the frame-edge test is the pixel box's (Candidate.Clipped), not the cell grid's.
 public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
 {
@@ -29,6 +30,8 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
         return area && memory;
     }
 
+    private static bool Near(Row r) => r.Criteria.UserPrompt || r.Criteria.Gate is { } g && g.Contains(r.X0, r.Y0, r.X1, r.Y1);
+
     private static (float[] Gate, Verdict[] Verdicts) Reference(Row[] rows, int objects, int width, int height)
     {
         var gate = new float[rows.Length];
@@ -37,16 +40,19 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
         {
             int first = -1, best = -1;
             double bestRank = 0;
+            bool bestNear = false;
             for (int r = 0; r < rows.Length; r++)
             {
                 if (rows[r].Object != o) continue;
                 if (first < 0) first = r;
-                if (Passes(rows[r], width, height, out double rank) && (best < 0 || rank > bestRank)) { best = r; bestRank = rank; }
+                if (!Passes(rows[r], width, height, out double rank)) continue;
+                bool near = Near(rows[r]);
+                if (best < 0 || (near && !bestNear) || (near == bestNear && rank > bestRank)) { best = r; bestRank = rank; bestNear = near; }
             }
             int chosen = best >= 0 ? best : first;
-            bool accepted = best >= 0 && rows[best].Criteria.Accept;
+            bool accepted = best >= 0 && (rows[best].Criteria.Accept || bestNear);
             if (chosen >= 0 && accepted) gate[chosen] = 1;
-            verdicts[o] = new Verdict(chosen, best, accepted);
+            verdicts[o] = new Verdict(chosen, best, accepted, best >= 0 && bestNear);
         }
         return (gate, verdicts);
     }
@@ -63,6 +69,18 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
             int n = rng.Next(1, 5);
             bool user = rng.Next(6) == 0, lost = rng.Next(2) == 0;
             float reference = rng.Next(4) == 0 ? 0 : rng.Next(50, 400);
+            // A lost object's gate: an ellipse as wide as a few boxes, tilted or not, near one of its candidates so that
+            // some fall inside and some outside; the rows get it once they are drawn.
+            MotionGate? motionGate = null;
+            double gx = rng.NextDouble(), gy = rng.NextDouble();
+            if (lost)
+            {
+                double sx = 2 + rng.NextDouble() * 20, sy = 2 + rng.NextDouble() * 20, rho = rng.Next(2) == 0 ? 0 : rng.NextDouble() * 1.6 - 0.8;
+                double sxx = sx * sx, syy = sy * sy, sxy = rho * sx * sy, det = sxx * syy - sxy * sxy;
+                motionGate = new MotionGate((float)(gx * sx * 4 - sx * 2), (float)(gy * sy * 4 - sy * 2), (float)(syy / det), (float)(-sxy / det),
+                                            (float)(sxx / det), 9.21f);
+            }
+            int firstRow = rows.Count;
             for (int i = 0; i < n; i++)
             {
                 bool empty = rng.Next(8) == 0;
@@ -82,6 +100,13 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
                 rows.Add(new Row(o, 0.4f + 0.6f * (float)rng.NextDouble(), empty ? -1 : x0, empty ? -1 : y0, empty ? -1 : x1, empty ? -1 : y1, area,
                                  cells, fg, sum, criteria));
             }
+            if (motionGate is { } g && rows.Count > firstRow)
+            {
+                // Centred on a random candidate's box, offset by up to two standard deviations.
+                var at = rows[rng.Next(firstRow, rows.Count)];
+                var centred = g with { X = g.X + (at.X0 + at.X1 + 1) / 2f, Y = g.Y + (at.Y0 + at.Y1 + 1) / 2f };
+                for (int r = firstRow; r < rows.Count; r++) rows[r] = rows[r] with { Criteria = rows[r].Criteria with { Gate = centred } };
+            }
         }
         return rows.ToArray();
     }
@@ -89,7 +114,7 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
     [Theory]
     [InlineData(1, 5, 301, 187, true)]
     [InlineData(2, 7, 97, 533, true)]
-    [InlineData(3, 3, 640, 480, false)]
+    [InlineData(5, 3, 640, 480, false)]
     [InlineData(4, 4, 1023, 17, true)]
     public void SelectionMatchesTheCpuRules(int seed, int objects, int width, int height, bool memory)
     {
@@ -115,6 +140,8 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
         // The cases the rules distinguish all occur.
         Assert.Contains(wantVerdicts, v => v.Accepted);
         Assert.Contains(wantVerdicts, v => !v.Accepted);
+        Assert.Contains(rows, r => r.Criteria.Gate is not null && Near(r));
+        Assert.Contains(rows, r => r.Criteria.Gate is not null && !Near(r));
     }
 
     [Theory]
