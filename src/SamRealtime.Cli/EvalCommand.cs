@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using SamRealtime.Capture;
 using SamRealtime.Capture.Benchmark;
+using SamRealtime.Engine;
 using SamRealtime.Tracking;
 
 namespace SamRealtime.Cli;
@@ -39,7 +40,12 @@ internal static class EvalCommand
                                                                   + "(tracker's mask blue, ground truth green)" };
         var json = new Option<string?>("--json") { Description = "JSON file with the scores per sequence and frame" };
         var images = new Option<string?>("--images") { Description = "Folder with truck.jpg, dogs.jpg, groceries.jpg, dog.jpg (default: shipped beside samrt)" };
-        foreach (var o in new Option[] { frames, sequences, motion, front, interval, outDir, json, images, cacheDir }) cmd.Options.Add(o);
+        var set = new Option<string[]>("--set")
+        {
+            Description = "NAME=VALUE: one of the tracker's options (" + string.Join(", ", TrackerSettings.Names) + "), for ablations; repeatable",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        foreach (var o in new Option[] { frames, sequences, motion, front, interval, outDir, json, images, cacheDir, set }) cmd.Options.Add(o);
         models.AddTo(cmd);
         cmd.SetAction(r => Cli.Run(() =>
         {
@@ -59,6 +65,8 @@ internal static class EvalCommand
             if (flow && frontKind == BenchmarkFront.Pass)
                 throw new UsageException("--front pass has no optical flow (its frames are on the GPU); give --motion none");
             int encoderInterval = TrackCommand.CheckInterval(r.GetValue(interval));
+            var settings = r.GetValue(set) ?? [];
+            TrackerOptions options = frontKind == BenchmarkFront.Pass ? TrackerSettings.Apply(new SamPassOptions(), settings) : TrackerSettings.Apply(new TrackerOptions(), settings);
             if (encoderInterval != 1 && frontKind == BenchmarkFront.Pass)
                 throw new UsageException("--encoder-interval applies to the tracker front (the pass has SamPassOptions.EncoderInterval)");
             var imageDir = r.GetValue(images) ?? Path.Combine(AppContext.BaseDirectory, "data");
@@ -81,7 +89,7 @@ internal static class EvalCommand
                 string? seqDir = dir is null ? null : Path.Combine(dir, seq.Name);
                 if (seqDir is not null) Directory.CreateDirectory(seqDir);
                 using var writer = dir is null ? null : new VideoFileWriter(Path.Combine(dir, seq.Name + ".mp4"), 4);
-                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, cache: cache, front: frontKind, encoderInterval: encoderInterval, onFrame: (frame, res) =>
+                return TrackingBenchmark.Run(sam, seq, sprites, n, estimator, options, cache: cache, front: frontKind, encoderInterval: encoderInterval, onFrame: (frame, res) =>
                 {
                     var state = !frame.Present ? (res.State == TrackState.Lost ? "absent, lost" : "absent, TRACKED")
                               : res.State == TrackState.Tracked ? $"score {res.Score:F2}" : "LOST";
@@ -99,7 +107,7 @@ internal static class EvalCommand
                 var doc = new JsonObject
                 {
                     ["device"] = sam.Context.Info.Name, ["front"] = frontKind.ToString().ToLowerInvariant(), ["motion"] = flow ? "optical flow" : "none",
-                    ["encoder_interval"] = encoderInterval,
+                    ["encoder_interval"] = encoderInterval, ["settings"] = new JsonArray(settings.Select(x => (JsonNode)x).ToArray()),
                     ["boundary_tolerance_px"] = results[0].BoundaryTolerance,
                     ["convention"] = "means over all frames incl. the prompted first; on a frame without the object J=F=1 for an empty mask, else 0",
                     ["mean_jf"] = Math.Round(results.Average(s => s.JF), 4),
@@ -168,5 +176,34 @@ internal static class EvalCommand
             Console.WriteLine($"{"mean",-13} {part.Key,-8} {part.Sum(s => s.Frames.Count),6} {part.Average(s => s.J),6:F3} {part.Average(s => s.F),6:F3} "
                               + $"{part.Average(s => s.JF),6:F3} {part.Sum(s => s.Frames.Count) / part.Sum(s => s.Frames.Count / s.Fps),6:F3} "
                               + $"{part.Average(s => s.UpdateMs),7:F0}  min J&F {part.Min(s => s.JF):F3}");
+    }
+}
+
+/// <summary>Tracker options set by name from the command line (<c>samrt eval --set MotionGate=0</c>): the public
+/// numeric and boolean properties of <see cref="TrackerOptions"/>.</summary>
+internal static class TrackerSettings
+{
+    private static readonly System.Reflection.PropertyInfo[] Properties = typeof(TrackerOptions).GetProperties()
+        .Where(p => p.CanWrite && (p.PropertyType == typeof(float) || p.PropertyType == typeof(int) || p.PropertyType == typeof(bool))).ToArray();
+
+    public static IEnumerable<string> Names => Properties.Select(p => p.Name);
+
+    /// <summary>A copy of <paramref name="options"/> with each NAME=VALUE applied.</summary>
+    public static T Apply<T>(T options, IEnumerable<string> settings) where T : TrackerOptions
+    {
+        var copy = options with { };
+        foreach (var s in settings)
+        {
+            int eq = s.IndexOf('=');
+            var name = eq > 0 ? s[..eq].Trim() : throw new UsageException($"--set '{s}': expected NAME=VALUE");
+            var p = Properties.FirstOrDefault(x => x.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+                    ?? throw new UsageException($"--set: no tracker option '{name}' (options: {string.Join(", ", Names)})");
+            var text = s[(eq + 1)..].Trim();
+            object? value = p.PropertyType == typeof(float) ? float.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var f) && float.IsFinite(f) ? f : null
+                          : p.PropertyType == typeof(int) ? int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var i) ? i : null
+                          : bool.TryParse(text, out var b) ? b : null;
+            p.SetValue(copy, value ?? throw new UsageException($"--set {p.Name}: '{text}' is not a{(p.PropertyType == typeof(int) ? "n integer" : p.PropertyType == typeof(bool) ? " boolean" : " number")}"));
+        }
+        return copy;
     }
 }

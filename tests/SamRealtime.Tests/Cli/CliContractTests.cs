@@ -44,6 +44,8 @@ public sealed class CliContractTests(ITestOutputHelper output) : IDisposable
         { "track past the end", ["track", "--video", Vtest, "--frame", "100000", "--point", "5,5", "--out", "{dir}/t"], "--frame 100000 is past the end of" },
         { "track too many objects", ["track", "--video", Vtest, .. Enumerable.Range(1, 65).SelectMany(i => new[] { "--object", $"{i}", "--point", $"{i},{i}" }), "--out", "{dir}/t"], "65 objects; at most 64 are accepted" },
         { "eval --frames 0 (with --device and --fp16)", ["eval", "--frames", "0", "--device", "0", "--fp16"], "--frames must be at least 1" },
+        { "eval --set of no option", ["eval", "--set", "NoSuchOption=1"], "--set: no tracker option 'NoSuchOption'" },
+        { "eval --set of a bad value", ["eval", "--set", "MotionGate=wide"], "--set MotionGate: 'wide' is not a number" },
     };
 
     [Theory]
