@@ -42,9 +42,12 @@ internal readonly record struct MotionGate(float X, float Y, float Ixx, float Ix
     }
 
     /// <summary>Whether the centre of cells x0..x1, y0..y1 (inclusive) is inside (what track_select.comp computes).</summary>
-    public bool Contains(int x0, int y0, int x1, int y1)
+    public bool Contains(int x0, int y0, int x1, int y1) => Holds((x0 + x1 + 1) / 2.0, (y0 + y1 + 1) / 2.0);
+
+    /// <summary>Whether the point (<paramref name="x"/>, <paramref name="y"/>), in cells, is inside.</summary>
+    public bool Holds(double x, double y)
     {
-        double dx = (x0 + x1 + 1) / 2.0 - X, dy = (y0 + y1 + 1) / 2.0 - Y;
+        double dx = x - X, dy = y - Y;
         return Ixx * dx * dx + 2 * Ixy * dx * dy + Iyy * dy * dy <= Threshold;
     }
 }

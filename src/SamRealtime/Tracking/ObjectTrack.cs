@@ -83,7 +83,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
             PendingBox = candidates[best].Box;
         }
         else if (best < 0) { Streak = 0; PendingBox = null; }
-        _jumped = State == TrackState.Lost && verdict.Accepted && !verdict.Near;
+        // (Only where there was a gate to be outside of: without one the filter carries on, as before the gate.)
+        _jumped = State == TrackState.Lost && verdict.Accepted && !verdict.Near && Motion.Initialised && options.MotionGate > 0;
         return (verdict.Chosen >= 0 ? verdict.Chosen - first : -1, verdict.Accepted);
     }
 
@@ -208,8 +209,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
         float reach = MathF.Max(w, h) * (options.SearchReach + options.SearchReachGrowth * LostFrames);
         // Windows inside the motion gate come first: a look-alike elsewhere must not draw the search away from where
         // the object should be while the object itself is there.
-        var gate = Motion.Initialised && options.MotionGate > 0 ? Motion.Centre(1) : default;
-        double det = gate.Sxx * gate.Syy - gate.Sxy * gate.Sxy;
+        var gate = MotionGate.Of(Motion, options.MotionGate, width, height);
         int best = -1, bestX = 0, bestY = 0;
         bool bestNear = false;
         for (int cy = 0; cy + wh <= chh; cy++)
@@ -219,8 +219,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
             if (MathF.Sqrt((px - lx) * (px - lx) + (py - ly) * (py - ly)) > reach) continue;
             int s = sat[(cy + wh) * (cw + 1) + cx + ww] - sat[cy * (cw + 1) + cx + ww] - sat[(cy + wh) * (cw + 1) + cx] + sat[cy * (cw + 1) + cx];
             if (s < options.SearchMinFraction * ww * wh) continue;
-            double dx = px - gate.X, dy = py - gate.Y;
-            bool near = det > 0 && (gate.Syy * dx * dx - 2 * gate.Sxy * dx * dy + gate.Sxx * dy * dy) / det <= options.MotionGate;
+            // The gate is in low-res cells, a quarter of an embedding cell.
+            bool near = gate is { } g && g.Holds(4 * px / cellX, 4 * py / cellY);
             if (best < 0 || (near && !bestNear) || (near == bestNear && s > best)) { best = s; bestX = cx; bestY = cy; bestNear = near; }
         }
         if (best < 0) return null;
