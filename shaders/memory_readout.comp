@@ -3,6 +3,9 @@
 // embedding cell: per object and cell, the mean of the K best cosine similarities among the object's foreground keys
 // minus the same among its background keys (XMem's top-k readout, reduced to "which memory does this cell look like").
 // Positive: the cell looks like the object. Keys are unit vectors, so dividing by the cell's own norm gives cosines.
+// The foreground mean alone is kept too ("likeness"): the difference only says a cell looks more like the object than
+// like the background the memory has seen, which anything new in the scene may do; the absolute cosine says how much it
+// looks like the object itself.
 #include "common.glsl"
 
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
@@ -11,6 +14,7 @@ layout(std430, binding = 0) readonly buffer Sims { STORE_T sims[]; };        // 
 layout(std430, binding = 1) readonly buffer Embedding { STORE_T emb[]; };    // [256, 64, 64]
 layout(std430, binding = 2) readonly buffer Counts { int counts[]; };        // [objects, blocks]
 layout(std430, binding = 3) writeonly buffer Readout { float readout[]; };   // [objects, 4096]
+layout(std430, binding = 4) writeonly buffer Likeness { float likeness[]; }; // [objects, 4096]
 
 layout(push_constant) uniform P {
     int cap, fgBlocks, bgBlocks, k;   // blocks 0..fgBlocks-1 are foreground, the next bgBlocks background
@@ -51,4 +55,5 @@ void main()
     float inv = ss > 0.0 ? inversesqrt(ss) : 0.0;
     float fg = topMean(o, cell, 0, p.fgBlocks), bg = topMean(o, cell, p.fgBlocks, p.fgBlocks + p.bgBlocks);
     readout[o * CELLS + cell] = (fg - bg) * inv;
+    likeness[o * CELLS + cell] = fg * inv;
 }

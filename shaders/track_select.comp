@@ -9,8 +9,8 @@ layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 
 layout(std430, binding = 0) readonly buffer Stats { float stats[]; };      // [rows, 8]: box cells (x0,y0,x1,y1; -1 empty), area
 layout(std430, binding = 1) readonly buffer Scores { float scores[]; };    // [rows] predicted IoU
-layout(std430, binding = 2) readonly buffer Memory { float memory[]; };    // [rows, 4]: cells, foreground cells, readout sum, edge cells
-layout(std430, binding = 3) readonly buffer Criteria { float crit[]; };    // [rows, 12], see CandidateSelect.Criteria
+layout(std430, binding = 2) readonly buffer Memory { float memory[]; };    // [rows, 5]: cells, foreground cells, readout sum, edge cells, likeness sum
+layout(std430, binding = 3) readonly buffer Criteria { float crit[]; };    // [rows, 13], see CandidateSelect.Criteria
 layout(std430, binding = 4) writeonly buffer Gate { float gate[]; };       // [rows] 1: render this row
 layout(std430, binding = 5) writeonly buffer Verdict { float verdict[]; }; // [objects, 4]: chosen row, best passing row, accepted, best is near
 
@@ -21,7 +21,7 @@ layout(push_constant) uniform P {
 
 const uint USER = 1u, MEMORY = 2u, REF_CLIPPED = 4u, ACCEPT = 8u;
 const float HUGE = 3.0e38;
-const int C = 12;   // CandidateSelect.CriteriaStride
+const int C = 13, M = 5;   // CandidateSelect.CriteriaStride, AppearanceMemory.ScoreStride
 
 bool passes(int r, out float rank)
 {
@@ -31,15 +31,19 @@ bool passes(int r, out float rank)
     uint flags = uint(crit[r * C + 1]);
     if ((flags & USER) != 0u) { rank = HUGE; return true; }
     if (scores[r] < crit[r * C + 2]) return false;
-    float cells = memory[r * 4];
-    if (cells > 0.0) rank = memory[r * 4 + 2] / cells;
+    float cells = memory[r * M];
+    if (cells > 0.0) rank = memory[r * M + 2] / cells;
     // A clipped mask may be smaller than the object, one after a clipped mask larger than it was.
     bool clipped = stats[r * 8] <= float(p.loX) || stats[r * 8 + 1] <= float(p.loY)
                 || stats[r * 8 + 2] >= float(p.hiX) || stats[r * 8 + 3] >= float(p.hiY);
     float reference = crit[r * C + 3], change = crit[r * C + 4];
     bool areaOk = reference == 0.0 || ((clipped || area * change >= reference)
                                        && ((flags & REF_CLIPPED) != 0u || area <= reference * change));
-    bool memoryOk = (flags & MEMORY) == 0u || (cells > 0.0 && memory[r * 4 + 1] >= crit[r * C + 5] * cells);
+    // The fraction says the mask looks more like the object than like the background the memory has seen; the
+    // likeness, that it looks like the object at all (something new in the scene is neither). The embedding's cells on
+    // the image border look like nothing else, so a mask the frame clips is held to the fraction alone.
+    bool memoryOk = (flags & MEMORY) == 0u || (cells > 0.0 && memory[r * M + 1] >= crit[r * C + 5] * cells
+                                              && (clipped || memory[r * M + 4] >= crit[r * C + 12] * cells));
     return areaOk && memoryOk;
 }
 

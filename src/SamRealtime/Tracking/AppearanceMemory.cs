@@ -13,11 +13,15 @@ internal enum MemoryWriteKind { Foreground = 0, BackgroundAll = 1, BackgroundRin
 internal readonly record struct MemoryWrite(int Row, int Object, int Block, MemoryWriteKind Kind);
 
 /// <summary>Per tracking candidate, from <see cref="AppearanceMemory.Score"/>: the embedding cells its mask covers,
-/// how many of them read out as foreground, the readout's sum and the covered cells on the image border.</summary>
-internal readonly record struct MemoryScore(int Cells, int Foreground, float ReadoutSum, int EdgeCells)
+/// how many of them read out as foreground, the readout's sum, the covered cells on the image border and the sum of
+/// their likeness (mean of the k best cosines to the foreground memory alone).</summary>
+internal readonly record struct MemoryScore(int Cells, int Foreground, float ReadoutSum, int EdgeCells, float LikenessSum = 0)
 {
     /// <summary>Fraction of the mask's cells whose appearance favours the object's foreground memory (0 when empty).</summary>
     public float Fraction => Cells > 0 ? (float)Foreground / Cells : 0f;
+    /// <summary>Mean likeness of the mask's cells: how much they look like the object itself, whatever the background
+    /// memory holds (0 when empty).</summary>
+    public float Likeness => Cells > 0 ? LikenessSum / Cells : 0f;
 }
 
 /// <summary>
@@ -27,15 +31,16 @@ internal readonly record struct MemoryScore(int Cells, int Foreground, float Rea
 /// block 0 of each is the prompted frame (its mask cells / every other cell), the rest a ring of recently accepted
 /// frames (mask cells / a ring of cells around the mask). Per frame one batched GEMM gives every key's dot product with
 /// every cell, <c>memory_readout</c> turns it into one 64x64 readout map per object (mean of the k best foreground
-/// cosines minus the same over background), and <c>memory_score</c> reduces each candidate mask to a few numbers.
+/// cosines minus the same over background, and the foreground mean alone), and <c>memory_score</c> reduces each
+/// candidate mask to a few numbers.
 /// The host reads those numbers and, only for a lost object it searches for, its 64x64 map — never the embedding.
 /// </summary>
 internal sealed class AppearanceMemory : IDisposable
 {
-    public const int Side = 64, Cells = Side * Side, Channels = 256, ScoreStride = 4;
+    public const int Side = 64, Cells = Side * Side, Channels = 256, ScoreStride = 5;
     private static readonly KernelLayout WriteLayout = new(5, Marshal.SizeOf<WritePush>(), [3, 4]);
-    private static readonly KernelLayout ReadoutLayout = new(4, 4 * sizeof(int), [3]);
-    private static readonly KernelLayout ScoreLayout = new(4, 2 * sizeof(int), [3]);
+    private static readonly KernelLayout ReadoutLayout = new(5, 4 * sizeof(int), [3, 4]);
+    private static readonly KernelLayout ScoreLayout = new(5, 2 * sizeof(int), [3]);
 
     [StructLayout(LayoutKind.Sequential)]
     private struct WritePush { public int Cap, Blocks, ValidW, ValidH; public float Ring; }
@@ -140,9 +145,10 @@ internal sealed class AppearanceMemory : IDisposable
         }
     }
 
-    /// <summary>Records the readout of objects 0..<paramref name="objects"/>-1 on <paramref name="embedding"/>: a
-    /// tensor [objects, 64·64] rented for the stream, positive where a cell looks like the object.</summary>
-    public GpuTensor Readout(CommandStream cs, GpuTensor embedding, int objects)
+    /// <summary>Records the readout of objects 0..<paramref name="objects"/>-1 on <paramref name="embedding"/>: two
+    /// tensors [objects, 64·64] rented for the stream, the readout (positive where a cell looks more like the object
+    /// than like its background) and the likeness (the foreground cosine alone).</summary>
+    public (GpuTensor Readout, GpuTensor Likeness) Readout(CommandStream cs, GpuTensor embedding, int objects)
     {
         const string name = "memory_readout";
         CheckEmbedding(name, embedding);
@@ -151,20 +157,24 @@ internal sealed class AppearanceMemory : IDisposable
         _gemm.Record(cs, Slots, Cells, Channels, new StridedView(_keys!, 0, Slots * Channels, Channels, 1),
                      new StridedView(embedding, 0, 0, Cells, 1), new StridedView(sims, 0, Slots * Cells, Cells, 1), batch: objects);
         var readout = _buffers.RentTensor(cs, [objects, Cells], DataType.F32, "memory.readout");
+        var likeness = _buffers.RentTensor(cs, [objects, Cells], DataType.F32, "memory.likeness");
         int wg = GroupSize;
         var kernel = _ctx.Kernel(_type == DataType.F16 ? "memory_readout_f16" : "memory_readout", ReadoutLayout, wg);
         cs.Dispatch(kernel, ((uint)((Cells + wg - 1) / wg), (uint)objects, 1u), new ReadoutPush { Cap = Cap, FgBlocks = FgBlocks, BgBlocks = BgBlocks, K = K },
-                    sims.Buffer, embedding.Buffer, _counts!, readout.Buffer);
-        return readout;
+                    sims.Buffer, embedding.Buffer, _counts!, readout.Buffer, likeness.Buffer);
+        return (readout, likeness);
     }
 
     /// <summary>Records the per-candidate reduction of rows of <paramref name="chosen"/> against their objects'
-    /// readout maps: fp32 [candidates, <see cref="ScoreStride"/>] rented for the stream (<see cref="Harvest"/>).</summary>
-    public GpuTensor Score(CommandStream cs, GpuTensor chosen, GpuTensor readout, IReadOnlyList<(int Row, int Object)> candidates, int width, int height)
+    /// readout and likeness maps: fp32 [candidates, <see cref="ScoreStride"/>] rented for the stream (<see cref="Harvest"/>).</summary>
+    public GpuTensor Score(CommandStream cs, GpuTensor chosen, (GpuTensor Readout, GpuTensor Likeness) maps, IReadOnlyList<(int Row, int Object)> candidates,
+                           int width, int height)
     {
         const string name = "memory_score";
         if (candidates.Count == 0) throw new ShapeException($"{name}: no candidates.");
+        var (readout, likeness) = maps;
         int objects = (int)(readout.Length / Cells);
+        if (likeness.Length != readout.Length) throw new ShapeException($"{name}: likeness {likeness.ShapeText} does not match readout {readout.ShapeText}.");
         foreach (var (row, obj) in candidates)
             if (row < 0 || chosen.Length < (long)(row + 1) * FramePipeline.Plane || obj < 0 || obj >= objects)
                 throw new ShapeException($"{name}: candidate row {row} / object {obj} outside chosen {chosen.ShapeText} / readout {readout.ShapeText}.");
@@ -173,7 +183,7 @@ internal sealed class AppearanceMemory : IDisposable
         var (vw, vh) = ImageEmbedding.ValidCells(width, height);
         var kernel = _ctx.Kernel("memory_score", ScoreLayout, GroupSize);
         cs.Dispatch(kernel, ((uint)candidates.Count, 1u, 1u), new ScorePush { ValidW = vw, ValidH = vh },
-                    chosen.Buffer, readout.Buffer, list, scores.Buffer);
+                    chosen.Buffer, readout.Buffer, list, scores.Buffer, likeness.Buffer);
         return scores;
     }
 
@@ -182,7 +192,8 @@ internal sealed class AppearanceMemory : IDisposable
     {
         var list = new MemoryScore[count];
         for (int i = 0; i < count; i++)
-            list[i] = new MemoryScore((int)scores[i * ScoreStride], (int)scores[i * ScoreStride + 1], scores[i * ScoreStride + 2], (int)scores[i * ScoreStride + 3]);
+            list[i] = new MemoryScore((int)scores[i * ScoreStride], (int)scores[i * ScoreStride + 1], scores[i * ScoreStride + 2], (int)scores[i * ScoreStride + 3],
+                                      scores[i * ScoreStride + 4]);
         return list;
     }
 

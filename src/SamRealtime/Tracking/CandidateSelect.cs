@@ -12,10 +12,12 @@ namespace SamRealtime.Tracking;
 /// <param name="ReferenceArea">Positive low-res cells the area change is measured against; 0: no check.</param>
 /// <param name="ReferenceClipped">The reference was clipped by the frame edge, so it may be smaller than the object.</param>
 /// <param name="MemoryThreshold">Fraction of the mask's cells that must read out as the object; null: no memory yet.</param>
+/// <param name="MinLikeness">Mean likeness (<see cref="MemoryScore.Likeness"/>) the mask's cells must have unless the
+/// frame clips the mask (border cells' embeddings are unlike any other); 0: no check.</param>
 /// <param name="Gate">A lost object's motion gate: a passing candidate inside it ranks before those outside and is
 /// accepted even when <paramref name="Accept"/> is false (it is where the object's motion says it is).</param>
 internal readonly record struct Criteria(int Object, bool UserPrompt, bool Accept, float MinScore, float ReferenceArea, bool ReferenceClipped,
-                                         float MaxAreaChange, float? MemoryThreshold, MotionGate? Gate = null)
+                                         float MaxAreaChange, float? MemoryThreshold, MotionGate? Gate = null, float MinLikeness = 0)
 {
     /// <summary>Kept whenever SAM is confident enough: a pass without tracking.</summary>
     public static Criteria ScoreOnly(int obj, float minScore) => new(obj, false, true, minScore, 0, false, 1, null);
@@ -65,7 +67,7 @@ internal readonly record struct Verdict(int Chosen, int Best, bool Accepted, boo
 /// </summary>
 internal sealed class CandidateSelect(GpuContext ctx, FrameBuffers buffers)
 {
-    public const int CriteriaStride = 12, VerdictStride = 4;
+    public const int CriteriaStride = 13, VerdictStride = 4;
     private const int UserFlag = 1, MemoryFlag = 2, ReferenceClippedFlag = 4, AcceptFlag = 8;
     private static readonly KernelLayout Layout = new(6, Marshal.SizeOf<Push>(), [4, 5]);
 
@@ -111,6 +113,7 @@ internal sealed class CandidateSelect(GpuContext ctx, FrameBuffers buffers)
         (c.UserPrompt ? UserFlag : 0) | (c.MemoryThreshold is not null ? MemoryFlag : 0) | (c.ReferenceClipped ? ReferenceClippedFlag : 0) | (c.Accept ? AcceptFlag : 0),
         c.MinScore, c.ReferenceArea, c.MaxAreaChange, c.MemoryThreshold ?? 0,
         c.Gate?.X ?? 0, c.Gate?.Y ?? 0, c.Gate?.Ixx ?? 0, c.Gate?.Ixy ?? 0, c.Gate?.Iyy ?? 0, c.Gate?.Threshold ?? 0,
+        c.MemoryThreshold is null ? 0 : c.MinLikeness,
     ];
 
     /// <summary>The verdicts of <see cref="Record"/> as read back.</summary>

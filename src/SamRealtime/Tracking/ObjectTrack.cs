@@ -34,6 +34,10 @@ internal sealed class ObjectTrack(TrackerOptions options)
     public long FullArea;
     /// <summary>Whether the memory holds the object's prompted frame (set by the first accepted user prompt).</summary>
     public bool HasMemory;
+    /// <summary>The object's usual likeness to its own memory (<see cref="MemoryScore.Likeness"/>): a running mean over
+    /// its accepted masks since the last user prompt (0: none yet). Cosine levels differ from object to object (a
+    /// uniform one is more like itself than a textured one), so a candidate is judged against this, not a constant.</summary>
+    public float Likeness;
     /// <summary>Recent-frame memory writes so far (which ring block the next one goes to).</summary>
     public int Writes;
     /// <summary>Frames since the object was lost, and consecutive frames a re-acquisition candidate passed.</summary>
@@ -68,7 +72,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
         bool held = Streak + 1 + (fromMap ? 1 : 0) >= options.ReacquireFrames;
         bool accept = !lost || held || (gate is null && !searched);
         float? memory = HasMemory ? lost ? options.ReacquireMemoryScore : options.MinMemoryScore : null;
-        return new Criteria(obj, false, accept, options.MinScore, reference, !lost && Clipped, options.MaxAreaChange, memory, gate);
+        float likeness = Likeness * (lost ? options.ReacquireLikeness : options.MinLikeness);
+        return new Criteria(obj, false, accept, options.MinScore, reference, !lost && Clipped, options.MaxAreaChange, memory, gate, likeness);
     }
 
     /// <summary>Takes the GPU's verdict on the object's candidates: counts the frames a lost object's re-acquisition
@@ -107,6 +112,9 @@ internal sealed class ObjectTrack(TrackerOptions options)
         Clipped = k.Clipped(width, height);
         if (_jumped) Motion.Reset();
         _jumped = false;
+        if (k.UserPrompt) Likeness = 0;
+        else if (HasMemory && k.Memory.Cells > 0)
+            Likeness = Likeness == 0 ? k.Memory.Likeness : Likeness + options.LikenessRate * (k.Memory.Likeness - Likeness);
         if (!Clipped || k.UserPrompt) { FullBox = box; FullArea = k.Area; Motion.Correct(box); }
     }
 

@@ -22,7 +22,7 @@ internal sealed record ObjectOutcome(Candidate[] Candidates, int First, Verdict 
 /// A frame's tracking decision for every object, recorded by both front ends after the object batch's decode: each
 /// candidate row reduced to its statistics, scored by the appearance memory, judged on the GPU
 /// (<see cref="CandidateSelect"/>), and only what the host's state needs read back — 32 bytes of statistics and
-/// 16 of memory score per candidate, 16 bytes of verdict per object, and a lost object's readout map. The gate it
+/// 20 of memory score per candidate, 16 bytes of verdict per object, and a lost object's readout map. The gate it
 /// leaves on the GPU renders exactly the accepted masks.
 /// </summary>
 internal sealed class TrackingFrame
@@ -58,7 +58,7 @@ internal sealed class TrackingFrame
             var readout = memory.Readout(cs, embedding, slots);
             scores = memory.Score(cs, batch.Chosen, readout, rows.Select((c, r) => (r, memorySlot(c.Object))).ToArray(), width, height);
             maps = pipeline.Buffers.Rent(cs, Math.Max(1, (ulong)searched.Count) * map, BufferKind.Device, "track.maps");
-            for (int j = 0; j < searched.Count; j++) cs.Copy(readout.Buffer, (ulong)memorySlot(searched[j]) * map, maps, (ulong)j * map, map);
+            for (int j = 0; j < searched.Count; j++) cs.Copy(readout.Readout.Buffer, (ulong)memorySlot(searched[j]) * map, maps, (ulong)j * map, map);
         }
         else searched = [];
         var (gate, verdicts) = select.Record(cs, stats, batch.Scores, scores, rows.Select(c => c.Criteria).ToArray(), objects, width, height);

@@ -28,6 +28,14 @@ public record TrackerOptions
     /// <summary>The same fraction a lost object's candidate needs to re-acquire it, higher than
     /// <see cref="MinMemoryScore"/>: background that looks a bit like the object must not bring it back.</summary>
     public float ReacquireMemoryScore { get; init; } = 0.85f;
+    /// <summary>Fraction of the object's usual likeness to its own memory (<see cref="ObjectTrack.Likeness"/>) a tracked
+    /// mask's cells must keep: the memory fraction compares the object with the background the memory has seen, so
+    /// after a scene cut, or on something new, everything can favour the object; the likeness does not. 0: no check.</summary>
+    public float MinLikeness { get; init; } = 0.8f;
+    /// <summary>The same for a lost object's candidate, higher: a look-alike must not take the object's place.</summary>
+    public float ReacquireLikeness { get; init; } = 0.9f;
+    /// <summary>Weight of a new accepted mask in the object's usual likeness (a running mean).</summary>
+    public float LikenessRate { get; init; } = 0.2f;
     /// <summary>Consecutive frames a lost object's candidate must pass before the object is re-acquired.</summary>
     public int ReacquireFrames { get; init; } = 2;
     /// <summary>A lost object's candidate re-acquires it at once only where its motion model (a Kalman filter on the

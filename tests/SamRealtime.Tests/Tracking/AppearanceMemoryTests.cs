@@ -99,7 +99,7 @@ public sealed class AppearanceMemoryTests(GpuFixture fixture) : GpuTest(fixture)
         using var memory = new AppearanceMemory(Ctx, buffers, type, cap, fgBlocks: 2, bgBlocks: 3, k: k, ring: ring);
         using var chosen = Ctx.Upload(logits, [rows, 256, 256]);
         using var embedding = Ctx.Upload(emb, [1, Ch, Side, Side], type);
-        float[] readout, scores, keys;
+        float[] readout, likeness, scores, keys;
         var counts = new int[2 * memory.Blocks];
         using (var cs = Ctx.BeginCommands())
         {
@@ -114,7 +114,8 @@ public sealed class AppearanceMemoryTests(GpuFixture fixture) : GpuTest(fixture)
             var r = memory.Readout(cs, embedding, 2);
             var s = memory.Score(cs, chosen, r, candidates, width, height);
             cs.Submit();
-            readout = r.Read();
+            readout = r.Readout.Read();
+            likeness = r.Likeness.Read();
             scores = s.Read();
         }
         keys = memory.State.Keys.Read();
@@ -151,8 +152,9 @@ public sealed class AppearanceMemoryTests(GpuFixture fixture) : GpuTest(fixture)
                                     $"object {o} slot {s} channel {ch}: {keys[(o * memory.Slots + s) * Ch + ch]} vs {expectedKeys[o, s, ch]}");
             }
 
-        // Readout: mean of the k best cosines over foreground blocks minus over background blocks.
+        // Readout: mean of the k best cosines over foreground blocks minus over background blocks; likeness: the first alone.
         var expectedReadout = new double[2, Cells];
+        var expectedLikeness = new double[2, Cells];
         double readTol = fp16 ? 1e-2 : 1e-4;
         for (int o = 0; o < 2; o++)
             for (int c = 0; c < Cells; c++)
@@ -171,7 +173,10 @@ public sealed class AppearanceMemoryTests(GpuFixture fixture) : GpuTest(fixture)
                     var top = sims.OrderByDescending(v => v).Take(k).ToList();
                     return top.Count == 0 ? 0 : top.Average();
                 }
-                expectedReadout[o, c] = TopMean(0, 2) - TopMean(2, 5);
+                expectedLikeness[o, c] = TopMean(0, 2);
+                expectedReadout[o, c] = expectedLikeness[o, c] - TopMean(2, 5);
+                Assert.True(Math.Abs(likeness[o * Cells + c] - expectedLikeness[o, c]) <= readTol,
+                            $"object {o} cell {c}: likeness {likeness[o * Cells + c]} vs {expectedLikeness[o, c]}");
                 Assert.True(Math.Abs(readout[o * Cells + c] - expectedReadout[o, c]) <= readTol,
                             $"object {o} cell {c}: readout {readout[o * Cells + c]} vs {expectedReadout[o, c]}");
             }
@@ -182,7 +187,7 @@ public sealed class AppearanceMemoryTests(GpuFixture fixture) : GpuTest(fixture)
         {
             var (row, o) = candidates[i];
             int cells = 0, fgSure = 0, fgMaybe = 0, edge = 0;
-            double sum = 0;
+            double sum = 0, like = 0;
             for (int c = 0; c < Cells; c++)
             {
                 int cx = c % Side, cy = c / Side;
@@ -193,12 +198,14 @@ public sealed class AppearanceMemoryTests(GpuFixture fixture) : GpuTest(fixture)
                 if (r > -readTol) fgMaybe++;
                 if (cx == 0 || cy == 0 || cx == vw - 1 || cy == vh - 1) edge++;
                 sum += r;
+                like += expectedLikeness[o, c];
             }
             var got = AppearanceMemory.Harvest(scores, candidates.Length)[i];
             Assert.Equal(cells, got.Cells);
             Assert.InRange(got.Foreground, fgSure, fgMaybe);
             Assert.True(Math.Abs(got.ReadoutSum - sum) <= readTol * cells + 1e-3, $"candidate {i}: readout sum {got.ReadoutSum} vs {sum}");
             Assert.Equal(edge, got.EdgeCells);
+            Assert.True(Math.Abs(got.LikenessSum - like) <= readTol * cells + 1e-3, $"candidate {i}: likeness sum {got.LikenessSum} vs {like}");
             sawForeground |= fgSure > 0 && fgSure < cells;
         }
         Assert.True(sawForeground, "some candidate is partly foreground");

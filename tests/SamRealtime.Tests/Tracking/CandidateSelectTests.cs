@@ -7,12 +7,12 @@ namespace SamRealtime.Tests.Tracking;
 
 // track_select (the tracking decision on the GPU) against a plain CPU statement of the same rules in double precision:
 // random candidates for several objects with empty masks, user prompts, clipped masks and references, memory fractions
-// on both sides of the threshold, ties in the memory's rank, re-acquisitions not yet accepted and lost objects' motion
+// and likeness on both sides of their thresholds, ties in the memory's rank, re-acquisitions not yet accepted and lost objects' motion
 // gates that candidates fall inside or outside of (inside ranks first and accepts); frame sizes whose
 // cells do not map to whole pixels, so the frame-edge test is the pixel box's (Candidate.Clipped), not the cell grid's.
 public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
 {
-    private sealed record Row(int Object, float Score, int X0, int Y0, int X1, int Y1, int Area, int Cells, int Fg, float Sum, Criteria Criteria);
+    private sealed record Row(int Object, float Score, int X0, int Y0, int X1, int Y1, int Area, int Cells, int Fg, float Sum, float Like, Criteria Criteria);
 
     private static bool Passes(Row r, int width, int height, out double rank)
     {
@@ -26,7 +26,8 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
         bool clipped = new Candidate(false, r.Score, box, r.Area, default).Clipped(width, height);
         double reference = c.ReferenceArea, change = c.MaxAreaChange;
         bool area = reference == 0 || ((clipped || r.Area * change >= reference) && (c.ReferenceClipped || r.Area <= reference * change));
-        bool memory = c.MemoryThreshold is not { } t || (r.Cells > 0 && (double)r.Fg / r.Cells >= t);
+        // (The likeness compares in fp32 as the shader does: a sum against threshold × cells.)
+        bool memory = c.MemoryThreshold is not { } t || (r.Cells > 0 && (double)r.Fg / r.Cells >= t && (clipped || r.Like >= c.MinLikeness * r.Cells));
         return area && memory;
     }
 
@@ -59,7 +60,8 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
 
     private static Row[] RandomRows(int seed, int objects, int width, int height, bool memory)
     {
-        var rng = new Random(seed);
+        // (Likeness draws from its own generator: the other draws, and so the cases they cover, stay as they were.)
+        var (rng, likeRng) = (new Random(seed), new Random(seed + 1000));
         var (rh, rw) = Prompt.ResizedSize(height, width);
         int vw = (rw + 3) / 4, vh = (rh + 3) / 4;
         var rows = new List<Row>();
@@ -95,10 +97,12 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
                 int cells = rng.Next(6) == 0 ? 0 : rng.Next(1, 60), fg = cells == 0 ? 0 : cells - rng.Next(0, cells / 2 + 1);
                 // Ties in the rank: the first passing row keeps its place.
                 float sum = rng.Next(4) == 0 ? 0.25f * cells : (float)(rng.NextDouble() * 2 - 1) * cells;
+                // Likeness on both sides of a threshold some criteria set.
+                float like = (float)(0.3 + likeRng.NextDouble() * 0.6) * cells, minLike = likeRng.Next(2) == 0 ? 0 : 0.6f;
                 var criteria = new Criteria(o, user, !lost || rng.Next(2) == 0, 0.6f, reference, rng.Next(3) == 0, 2.5f,
-                                            memory && rng.Next(5) > 0 ? (lost ? 0.85f : 0.5f) : null);
+                                            memory && rng.Next(5) > 0 ? (lost ? 0.85f : 0.5f) : null, MinLikeness: minLike);
                 rows.Add(new Row(o, 0.4f + 0.6f * (float)rng.NextDouble(), empty ? -1 : x0, empty ? -1 : y0, empty ? -1 : x1, empty ? -1 : y1, area,
-                                 cells, fg, sum, criteria));
+                                 cells, fg, sum, like, criteria));
             }
             if (motionGate is { } g && rows.Count > firstRow)
             {
@@ -121,7 +125,7 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
         var rows = RandomRows(seed, objects, width, height, memory);
         var stats = rows.SelectMany(r => new float[] { r.X0, r.Y0, r.X1, r.Y1, r.Area, 0, 0, 0 }).ToArray();
         var scores = rows.Select(r => r.Score).ToArray();
-        var mem = rows.SelectMany(r => new[] { r.Cells, r.Fg, r.Sum, 0f }).ToArray();
+        var mem = rows.SelectMany(r => new[] { r.Cells, r.Fg, r.Sum, 0f, r.Like }).ToArray();
         using var buffers = new FrameBuffers(Ctx);
         using var statsT = Ctx.Upload(stats, [rows.Length, SamRealtime.Kernels.MaskOutput.StatsStride]);
         using var scoresT = Ctx.Upload(scores, [rows.Length]);
@@ -134,7 +138,7 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
             cs.Submit();
             (gate, verdicts) = (g.Read(), v.Read());
         }
-        var (wantGate, wantVerdicts) = Reference(memory ? rows : rows.Select(r => r with { Cells = 0, Fg = 0, Sum = 0 }).ToArray(), objects, width, height);
+        var (wantGate, wantVerdicts) = Reference(memory ? rows : rows.Select(r => r with { Cells = 0, Fg = 0, Sum = 0, Like = 0 }).ToArray(), objects, width, height);
         Assert.Equal(wantGate, gate);
         Assert.Equal(wantVerdicts, CandidateSelect.Harvest(verdicts, objects));
         // The cases the rules distinguish all occur.
@@ -142,6 +146,11 @@ public sealed class CandidateSelectTests(GpuFixture fixture) : GpuTest(fixture)
         Assert.Contains(wantVerdicts, v => !v.Accepted);
         Assert.Contains(rows, r => r.Criteria.Gate is not null && Near(r));
         Assert.Contains(rows, r => r.Criteria.Gate is not null && !Near(r));
+        if (memory)
+        {
+            Assert.Contains(rows, r => r.Criteria.MemoryThreshold is not null && r.Criteria.MinLikeness > 0 && r.Like < r.Criteria.MinLikeness * r.Cells);
+            Assert.Contains(rows, r => r.Criteria.MemoryThreshold is not null && r.Criteria.MinLikeness > 0 && r.Like >= r.Criteria.MinLikeness * r.Cells);
+        }
     }
 
     [Theory]
