@@ -60,7 +60,8 @@ internal sealed class ObjectTrack(TrackerOptions options)
     /// threshold while tracked, the higher re-acquire one while lost. A lost object's candidate re-acquires it at once
     /// only where its motion model says it is now (the gate, which widens the longer it coasts); anywhere else it is
     /// taken only after <see cref="TrackerOptions.ReacquireFrames"/> consecutive passing frames, last frame's readout
-    /// map (<paramref name="fromMap"/>) counting as one: one look-alike frame must not hand the object to another.
+    /// map (<paramref name="fromMap"/>) counting as one: one look-alike frame must not hand the object to another, and a
+    /// candidate's frames count only while it stays in one place.
     /// Without a motion model yet, a candidate not found away from where the object was lost
     /// (<paramref name="searched"/>) is the one taken at once.</summary>
     public Criteria Criteria(int obj, bool userPrompt, int width, int height, bool searched = false, bool fromMap = false)
@@ -84,8 +85,11 @@ internal sealed class ObjectTrack(TrackerOptions options)
         int best = verdict.Best >= 0 ? verdict.Best - first : -1;
         if (best >= 0 && State == TrackState.Lost && !candidates[best].UserPrompt)
         {
-            Streak++;
-            PendingBox = candidates[best].Box;
+            // Evidence adds up only for the same place: a look-alike here one frame and another there the next are
+            // not two frames of the object.
+            var box = candidates[best].Box;
+            Streak = PendingBox is { } p && box is { } b && (b.X1 <= p.X0 || p.X1 <= b.X0 || b.Y1 <= p.Y0 || p.Y1 <= b.Y0) ? 1 : Streak + 1;
+            PendingBox = box;
         }
         else if (best < 0) { Streak = 0; PendingBox = null; }
         // (Only where there was a gate to be outside of: without one the filter carries on, as before the gate.)
@@ -129,8 +133,11 @@ internal sealed class ObjectTrack(TrackerOptions options)
             for (int b = 0; b < memory.Blocks; b++) list.Add(new MemoryWrite(row, obj, b, MemoryWriteKind.Clear));
             list.Add(new MemoryWrite(row, obj, 0, MemoryWriteKind.Foreground));
             list.Add(new MemoryWrite(row, obj, memory.FgBlocks, MemoryWriteKind.BackgroundAll));
+            // The whole frame's background is subsampled to one block's keys, a few in a hundred cells: what touches
+            // the object (where its mask can bleed to) also gets a block of its own, densely.
+            if (memory.BgBlocks > 1) list.Add(new MemoryWrite(row, obj, memory.FgBlocks + 1, MemoryWriteKind.BackgroundRing));
             HasMemory = true;
-            Writes = 0;
+            Writes = memory.BgBlocks > 1 ? 1 : 0;
         }
         else if (HasMemory && c.Score >= options.MemoryWriteScore && c.Memory.Fraction >= options.MemoryWriteFraction && !c.Clipped(width, height))
         {
@@ -197,8 +204,9 @@ internal sealed class ObjectTrack(TrackerOptions options)
 
     /// <summary>A box of the object's last complete size centred where its readout map (64x64, this object's row of
     /// the memory readout) has the most foreground cells in a window of that size, within the search distance of
-    /// where it was last seen, preferring windows inside its motion gate; null when no window is at least
-    /// <see cref="TrackerOptions.SearchMinFraction"/> foreground.</summary>
+    /// where it was last seen; null when no window is at least <see cref="TrackerOptions.SearchMinFraction"/>
+    /// foreground. The best window wherever it is: preferring one inside the motion gate picked a weaker window on the
+    /// object's edge (a zooming dog came back as half a dog); the gate judges the candidate decoded there instead.</summary>
     public (float X0, float Y0, float X1, float Y1)? SearchBox(ReadOnlySpan<float> readout, int width, int height)
     {
         if (FullBox is not { } full) return null;
@@ -215,11 +223,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
         // Where the object should be now (its motion's prediction, else its last box), and how far from it it may be.
         var (lx, ly) = Predicted();
         float reach = MathF.Max(w, h) * (options.SearchReach + options.SearchReachGrowth * LostFrames);
-        // Windows inside the motion gate come first: a look-alike elsewhere must not draw the search away from where
-        // the object should be while the object itself is there.
-        var gate = MotionGate.Of(Motion, options.MotionGate, width, height);
         int best = -1, bestX = 0, bestY = 0;
-        bool bestNear = false;
         for (int cy = 0; cy + wh <= chh; cy++)
         for (int cx = 0; cx + ww <= cw; cx++)
         {
@@ -227,9 +231,7 @@ internal sealed class ObjectTrack(TrackerOptions options)
             if (MathF.Sqrt((px - lx) * (px - lx) + (py - ly) * (py - ly)) > reach) continue;
             int s = sat[(cy + wh) * (cw + 1) + cx + ww] - sat[cy * (cw + 1) + cx + ww] - sat[(cy + wh) * (cw + 1) + cx] + sat[cy * (cw + 1) + cx];
             if (s < options.SearchMinFraction * ww * wh) continue;
-            // The gate is in low-res cells, a quarter of an embedding cell.
-            bool near = gate is { } g && g.Holds(4 * px / cellX, 4 * py / cellY);
-            if (best < 0 || (near && !bestNear) || (near == bestNear && s > best)) { best = s; bestX = cx; bestY = cy; bestNear = near; }
+            if (s > best) { best = s; bestX = cx; bestY = cy; }
         }
         if (best < 0) return null;
         float x0 = Math.Clamp((bestX + ww / 2f) * cellX - w / 2, 0, Math.Max(0, width - w));
