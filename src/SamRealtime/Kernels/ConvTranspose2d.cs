@@ -7,14 +7,16 @@ namespace SamRealtime.Kernels;
 /// [N, H·W, Cin] → output [N, 2H·2W, Cout], optional bias [Cout], fused activation. Every input pixel owns its own
 /// 2x2 output block, so it is one GEMM [H·W, Cin] x [Cin, 4·Cout] whose epilogue scatters column (dy, dx, co) of
 /// row (y, x) to pixel (2y+dy, 2x+dx) (<see cref="DepthToSpace"/>): the texel GEMM's speed, no scattered loop.
-/// The weight is <see cref="WeightAsGemm"/> of PyTorch's [Cin, Cout, 2, 2].
+/// The weight is <see cref="WeightAsGemm"/> of PyTorch's [Cin, Cout, 2, 2]: B stored as its transpose [4·Cout, Cin],
+/// contiguous along K like every linear weight, because gemm_texel reads such a B four k-steps per fetch (B mode 0)
+/// and a B contiguous along N one k-step per fetch (mode 1): 2.4x slower on SAM's first upscaling on lavapipe.
 /// </summary>
 internal sealed class ConvTranspose2d(GpuContext ctx)
 {
     private readonly Gemm _gemm = new(ctx);
 
-    /// <summary>PyTorch's ConvTranspose2d weight [Cin, Cout, 2, 2] as the GEMM's B [Cin, 4·Cout], columns ordered
-    /// (dy, dx, co): B[ci, (2·dy + dx)·Cout + co] = w[ci, co, dy, dx].</summary>
+    /// <summary>PyTorch's ConvTranspose2d weight [Cin, Cout, 2, 2] as the GEMM's Bᵀ [4·Cout, Cin], rows ordered
+    /// (dy, dx, co): Bᵀ[(2·dy + dx)·Cout + co, ci] = w[ci, co, dy, dx].</summary>
     public static float[] WeightAsGemm(ReadOnlySpan<float> weight, int inChannels, int outChannels)
     {
         if (weight.Length != inChannels * outChannels * 4)
@@ -23,7 +25,7 @@ internal sealed class ConvTranspose2d(GpuContext ctx)
         for (int ci = 0; ci < inChannels; ci++)
             for (int co = 0; co < outChannels; co++)
                 for (int d = 0; d < 4; d++)
-                    b[ci * 4 * outChannels + d * outChannels + co] = weight[(ci * outChannels + co) * 4 + d];
+                    b[(d * outChannels + co) * inChannels + ci] = weight[(ci * outChannels + co) * 4 + d];
         return b;
     }
 
@@ -36,14 +38,14 @@ internal sealed class ConvTranspose2d(GpuContext ctx)
         int pix = height * width;
         Conv2d.CheckLength(name, "input", input, (long)batch * pix * inChannels, $"[{batch}x{pix}x{inChannels}]");
         Conv2d.CheckLength(name, "output", output, (long)batch * 4 * pix * outChannels, $"[{batch}x{4 * pix}x{outChannels}]");
-        Conv2d.CheckLength(name, "weight", weight, (long)inChannels * 4 * outChannels, $"[{inChannels}x{4 * outChannels}]");
-        if (weight.Rank == 2 && !weight.Shape.SequenceEqual(new[] { inChannels, 4 * outChannels }))
-            throw new ShapeException($"{name}: weight is {weight.ShapeText}, expected [{inChannels}x{4 * outChannels}] (WeightAsGemm of [Cin, Cout, 2, 2]).");
+        Conv2d.CheckLength(name, "weight", weight, (long)inChannels * 4 * outChannels, $"[{4 * outChannels}x{inChannels}]");
+        if (weight.Rank == 2 && !weight.Shape.SequenceEqual(new[] { 4 * outChannels, inChannels }))
+            throw new ShapeException($"{name}: weight is {weight.ShapeText}, expected [{4 * outChannels}x{inChannels}] (WeightAsGemm of [Cin, Cout, 2, 2]).");
         if (bias is not null) Conv2d.CheckLength(name, "bias", bias, outChannels, $"[{outChannels}]");
         LinearGrid.CheckNotAliased(name, output, ("input", input));
 
         _gemm.Record(cs, pix, 4 * outChannels, inChannels, StridedView.RowMajor(input, pix, inChannels),
-                    StridedView.RowMajor(weight, inChannels, 4 * outChannels, 0, 0),
+                    StridedView.RowMajor(weight, 4 * outChannels, inChannels, 0, 0).Transposed(),
                     StridedView.RowMajor(output, 4 * pix, outChannels), batch, bias,
                     bias is null ? BiasMode.None : BiasMode.PerColumn, act, depthToSpace: new DepthToSpace(height, width, outChannels));
     }

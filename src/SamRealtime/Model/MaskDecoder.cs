@@ -79,7 +79,7 @@ internal sealed class MaskDecoder : IDisposable
     {
         if (!_linearW.TryGetValue(c, out var t))
             _linearW[c] = t = _w.Upload(ConvTranspose2d.WeightAsGemm(c.Weight.Data, c.InChannels, c.OutChannels),
-                                        [c.InChannels, 4 * c.OutChannels], c.Weight.Name);
+                                        [4 * c.OutChannels, c.InChannels], c.Weight.Name);
         return t;
     }
 

@@ -392,7 +392,7 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         // The kernel works on channels-last maps; the reference on NCHW.
         var want = ToNhwc(ConvTReference(x, wt, bias, n, cin, h, w, cout, (Activation)act), cout, 4 * h * w);
         using var tx = Ctx.Upload(ToNhwc(x, cin, h * w), [n, h * w, cin], type, "x");
-        using var tw = Ctx.Upload(ConvTranspose2d.WeightAsGemm(wt, cin, cout), [cin, 4 * cout], type, "w");
+        using var tw = Ctx.Upload(ConvTranspose2d.WeightAsGemm(wt, cin, cout), [4 * cout, cin], type, "w");
         using var tb = bias is null ? null : Ctx.Upload(bias, [cout], type, "bias");
         using var ty = Ctx.CreateTensor([n, 4 * h * w, cout], type, "y");
         using (var cs = Ctx.BeginCommands())
@@ -409,15 +409,15 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
     public void TransposeRejectsBadShapes()
     {
         using var x = Ctx.CreateTensor([1, 16, 8]);
-        using var w = Ctx.CreateTensor([8, 16]);
-        using var wSwapped = Ctx.CreateTensor([16, 8]);
+        using var w = Ctx.CreateTensor([16, 8]);
+        using var wSwapped = Ctx.CreateTensor([8, 16]);
         using var y = Ctx.CreateTensor([1, 64, 4]);
         using var ySame = Ctx.CreateTensor([1, 16, 4]);
         using var cs = Ctx.BeginCommands();
         var convT = new ConvTranspose2d(Ctx);
         var e = Assert.Throws<ShapeException>(() => convT.Record(cs, x, wSwapped, null, y, 1, 8, 4, 4, 4));
         Assert.Contains("conv_transpose2x2", e.Message);
-        Assert.Contains("[8x16]", e.Message);
+        Assert.Contains("[16x8]", e.Message);
         e = Assert.Throws<ShapeException>(() => convT.Record(cs, x, w, null, ySame, 1, 8, 4, 4, 4));
         Assert.Contains("[1x64x4]", e.Message);
         Assert.Throws<ShapeException>(() => ConvTranspose2d.WeightAsGemm(new float[10], 8, 4));
