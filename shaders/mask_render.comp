@@ -9,9 +9,10 @@
 layout(local_size_x_id = 0, local_size_y = 1, local_size_z = 1) in;
 
 #ifdef TEXEL
-// The same [planes, 256, 256] logits as an RGBA32F uniform texel buffer (lavapipe's fast path for divergent reads).
+// The same [planes, 256, 256] logits as an R32F uniform texel buffer (lavapipe's fast path for divergent reads; one
+// float per fetch, so no lane picks a component out of a four-wide texel).
 layout(binding = 0) uniform samplerBuffer logitsTex;
-float logit(int i) { return texelFetch(logitsTex, i >> 2)[i & 3]; }
+float logit(int i) { return texelFetch(logitsTex, i).x; }
 #else
 layout(std430, binding = 0) readonly buffer Logits { float logits[]; };   // [planes, 256, 256]
 float logit(int i) { return logits[i]; }

@@ -21,7 +21,7 @@ internal sealed class MaskOutput
     public const int StatsStride = 8;
     private static readonly KernelLayout RenderLayout = new(4, Marshal.SizeOf<RenderPush>(), [3]);
     private static readonly KernelLayout RenderTexelLayout = new(4, Marshal.SizeOf<RenderPush>(), [3])
-        { TexelBindings = [(0, Format.R32G32B32A32Sfloat)] };
+        { TexelBindings = [(0, Format.R32Sfloat)] };
 
     [StructLayout(LayoutKind.Sequential)]
     private struct SelectPush { public int Plane, Points, Multimask; }
@@ -41,7 +41,7 @@ internal sealed class MaskOutput
 
     public MaskOutput(GpuContext ctx) => _ctx = ctx;
 
-    /// <summary>False makes <see cref="Render"/> read logits as a storage buffer, as on devices without RGBA32F
+    /// <summary>False makes <see cref="Render"/> read logits as a storage buffer, as on devices without R32F
     /// texel buffers (for tests).</summary>
     public bool AllowTexel { get; init; } = true;
 
@@ -125,7 +125,7 @@ internal sealed class MaskOutput
         int gx = Math.Min(groups, maxX), gy = (groups + gx - 1) / gx;
         // Each pixel reads 16 logits at addresses that differ per lane: lavapipe serves those as texel fetches
         // through its gather path and as storage loads one lane at a time, so the logits go in as texels where they can.
-        bool texel = AllowTexel && _ctx.Info.UniformTexelRgba32F && chosen.Buffer.TexelView(Format.R32G32B32A32Sfloat) is not null;
+        bool texel = AllowTexel && _ctx.Info.UniformTexelR32F && chosen.Buffer.TexelView(Format.R32Sfloat) is not null;
         var kernel = texel ? _ctx.Kernel("mask_render_texel", RenderTexelLayout, wg) : _ctx.Kernel("mask_render", RenderLayout, wg);
         cs.Dispatch(kernel, ((uint)gx, (uint)gy, (uint)outputs),
                     new RenderPush

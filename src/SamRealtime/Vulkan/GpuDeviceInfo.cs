@@ -24,6 +24,9 @@ public sealed record GpuDeviceInfo
     /// fetches far faster than per-lane storage-buffer loads (DESIGN.md), so kernels prefer them when possible.</summary>
     public bool UniformTexelRgba32F { get; init; }
     public bool UniformTexelRgba16F { get; init; }
+    /// <summary>Whether R32F can back a uniform texel buffer: scattered single floats without picking a component out
+    /// of a four-wide texel per lane.</summary>
+    public bool UniformTexelR32F { get; init; }
     public required uint SubgroupSize { get; init; }
     public required bool SubgroupArithmetic { get; init; }
     public required bool StorageBuffer16Bit { get; init; }
