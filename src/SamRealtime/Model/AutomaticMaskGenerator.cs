@@ -250,7 +250,7 @@ public sealed class AutomaticMaskGenerator
             MaskDecoder.Outputs outputs;
             using (var cs = ctx.BeginCommands())
             {
-                outputs = dec.Record(cs, _model.Embedding, tokens, batch, sparse[0].Length + 5, null);
+                outputs = dec.Record(cs, _model.Embedding, tokens, batch, sparse[0].Length + 5, null, _model.CurrentImage?.DecoderSide);
                 _model.Kernels.MaskStats.Record(cs, outputs.MaskLogits, stats, batch * MasksPerPoint, validH, validW, LowRes, Plane,
                                                 0f, o.StabilityScoreOffset, group: MasksPerPoint, groupStride: 4, groupOffset: 1);
                 cs.Submit();

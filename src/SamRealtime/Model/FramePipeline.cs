@@ -131,9 +131,11 @@ internal sealed class FramePipeline : IDisposable
     /// same token count and kind of dense prompt, each followed by the mask choice, which writes input i's output(s)
     /// to rows Row.. of <paramref name="chosen"/> and <paramref name="scores"/> (3 rows each with multimask).
     /// Dense prompts from the GPU are rows of <paramref name="denseSource"/> (fp32 chosen logits, e.g. last frame's).
+    /// Groups without a dense prompt start from <paramref name="imageSide"/> when given (this embedding's
+    /// <see cref="MaskDecoder.RecordImageSide"/>, complete by the time this stream runs).
     /// </summary>
     public void Decode(CommandStream cs, GpuTensor embedding, IReadOnlyList<DecodeInput> inputs, GpuTensor chosen, GpuTensor scores,
-                       bool multimask = false, GpuTensor? denseSource = null)
+                       bool multimask = false, GpuTensor? denseSource = null, DecoderImageSide? imageSide = null)
     {
         if (inputs.Count == 0) return;
         int rowCount = (int)Math.Min(chosen.Length / Plane, scores.Length);
@@ -155,7 +157,7 @@ internal sealed class FramePipeline : IDisposable
                     Output.Gather(cs, denseSource, Indices(cs, items.Select(x => x.DenseRow), "frame.denserows"), dense, batch, Plane);
                 }
             }
-            var outputs = _decoder.Record(cs, embedding, tokens, batch, T, dense);
+            var outputs = _decoder.Record(cs, embedding, tokens, batch, T, dense, imageSide);
             Output.Select(cs, outputs.MaskLogits, outputs.Iou, rows, rowCount, chosen, scores, batch, Plane, points, multimask);
         }
     }

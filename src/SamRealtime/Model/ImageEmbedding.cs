@@ -21,6 +21,24 @@ public sealed class ImageEmbedding : IDisposable
 
     public bool IsDisposed { get; private set; }
 
+    /// <summary>The decoder's prompt-independent start on this embedding (<see cref="MaskDecoder.RecordImageSide"/>),
+    /// once computed; dropped whenever the embedding's values are rewritten.</summary>
+    internal DecoderImageSide? DecoderSide { get; private set; }
+
+    /// <summary>Keeps <paramref name="side"/>, computed from this embedding's current values by a completed stream.</summary>
+    internal void KeepDecoderSide(DecoderImageSide side)
+    {
+        DecoderSide?.Dispose();
+        DecoderSide = side;
+    }
+
+    /// <summary>Called before the embedding's values are rewritten (a new frame encoded into it).</summary>
+    internal void ValuesChanging()
+    {
+        DecoderSide?.Dispose();
+        DecoderSide = null;
+    }
+
     /// <summary>The 64x64 grid's cells that hold image rather than padding for a <paramref name="width"/>x<paramref name="height"/>
     /// frame: SAM resizes the frame to 1024 on its long side and each cell covers 16x16 pixels of that.</summary>
     public static (int Width, int Height) ValidCells(int width, int height)
@@ -54,6 +72,7 @@ public sealed class ImageEmbedding : IDisposable
     {
         if (IsDisposed) return;
         IsDisposed = true;
+        DecoderSide?.Dispose();
         Tensor.Dispose();
     }
 }

@@ -113,7 +113,10 @@ internal sealed class MaskDecoder : IDisposable
     /// (tokens [batch, T, 256] uploaded by the caller), on <paramref name="embedding"/> [1,256,64,64].
     /// <paramref name="masks"/>: [batch, 1, 256, 256] previous logits, or null for the no-mask embedding.
     /// </summary>
-    public Outputs Record(CommandStream cs, GpuTensor embedding, GpuTensor tokens, int batch, int tokenCount, GpuTensor? masks)
+    /// <paramref name="imageSide"/>: <see cref="RecordImageSide"/> of this embedding, recorded earlier; used when there
+    /// are no mask prompts, so the first layer's image-only projections are not run again for every prompt.
+    public Outputs Record(CommandStream cs, GpuTensor embedding, GpuTensor tokens, int batch, int tokenCount, GpuTensor? masks,
+                          DecoderImageSide? imageSide = null)
     {
         int T = tokenCount;
         if (!embedding.Shape.SequenceEqual([1, D, Side, Side]))
@@ -127,16 +130,14 @@ internal sealed class MaskDecoder : IDisposable
         // Image side K [kb, 4096, 256], kb = 1 (shared) or batch.
         GpuTensor K;
         int kb;
-        var embT = _w.Scratch("dec.embT", Pix, D);
         if (masks is null)
         {
-            _k.Permute.Transpose(cs, embedding, embT, 1, D, Pix);
-            K = _w.Scratch("dec.k0", Pix, D);
-            _k.Elementwise.AddBroadcast(cs, embT, _noMask, K, (long)Pix * D, D);
+            K = imageSide?.Keys ?? NoMaskKeys(cs, embedding, _w.Scratch("dec.k0", Pix, D));
             kb = 1;
         }
         else
         {
+            imageSide = null;
             var dense = Downscale(cs, masks, batch);
             var sum = _w.Scratch("dec.densesum", batch, D, Pix);
             _k.Elementwise.AddBroadcast(cs, dense, embedding, sum, (long)batch * D * Pix, (long)D * Pix);
@@ -163,7 +164,8 @@ internal sealed class MaskDecoder : IDisposable
             // 2. token → image
             var qpe2 = AddQpe(cs, q1, tokens, batch * T, tag + ".qpe2");
             var t2i = _w.Scratch(tag + ".t2i", batch, T, D);
-            AttendImage(cs, L.CrossTokenToImage, qpe2, K, kb, _peKeys[layer], batch, T, t2i, q1, tag + ".t2i");
+            var first = layer == 0 ? imageSide : null;
+            AttendImage(cs, L.CrossTokenToImage, qpe2, K, kb, _peKeys[layer], batch, T, t2i, q1, tag + ".t2i", first?.KeysValues);
             var q2 = Norm(cs, L.Norm2, t2i, batch * T, tag + ".q2");
             // 3. MLP
             var hidden = _w.Scratch(tag + ".mlp", batch * T, L.MlpLin1.OutFeatures);
@@ -174,7 +176,7 @@ internal sealed class MaskDecoder : IDisposable
             // 4. image → token (queries are the image tokens, keys/values the prompt tokens)
             var qpe3 = AddQpe(cs, q3, tokens, batch * T, tag + ".qpe3");
             var i2t = _w.Scratch(tag + ".i2t", batch, Pix, D);
-            AttendImageQueries(cs, L.CrossImageToToken, K, kb, _peQueries[layer], qpe3, q3, batch, T, i2t, tag + ".i2t");
+            AttendImageQueries(cs, L.CrossImageToToken, K, kb, _peQueries[layer], qpe3, q3, batch, T, i2t, tag + ".i2t", first?.Queries);
             K = Norm(cs, L.Norm4, i2t, batch * Pix, tag + ".k");
             kb = batch;
             Q = q3;
@@ -369,16 +371,12 @@ internal sealed class MaskDecoder : IDisposable
     /// (K + PE)·Wkᵀ = K·Wkᵀ + PE·Wkᵀ, so keys and values are one GEMM on K whose residual is the constant
     /// [PE·Wkᵀ | 0] (<paramref name="peKeys"/>). out = residual + OutProj(attention).</summary>
     private void AttendImage(CommandStream cs, SamAttentionWeights a, GpuTensor qIn, GpuTensor K, int kb, GpuTensor peKeys,
-                             int batch, int T, GpuTensor output, GpuTensor residual, string tag)
+                             int batch, int T, GpuTensor output, GpuTensor residual, string tag, GpuTensor? keysValues = null)
     {
         int inner = a.InternalDim, hd = a.HeadDim, width = 2 * inner;
         var q = _w.Scratch(tag + ".q", batch * T, inner);
         Linear(cs, qIn, a.Q, q, batch * T, Activation.None);
-        var (w, b) = Stacked(tag + ".kv", [a.K, a.V]);
-        var kv = _w.Scratch(tag + ".kv", kb, Pix, width);
-        _k.Gemm.Record(cs, Pix, width, D, StridedView.RowMajor(K, Pix, D), StridedView.RowMajor(w, width, D, 0, 0).Transposed(),
-                       StridedView.RowMajor(kv, Pix, width), kb, b, BiasMode.PerColumn, Activation.None,
-                       StridedView.RowMajor(peKeys, Pix, width, 0, 0));
+        var kv = keysValues ?? ImageKeysValues(cs, a, K, kb, peKeys, _w.Scratch(tag + ".kv", kb, Pix, width), tag);
         var o = _w.Scratch(tag + ".o", batch * T, inner);
         int kvBatch = kb == 1 ? 0 : Pix * width;
         _k.Attention.Record(cs, new HeadView(q, 0, T * inner, inner, hd), new HeadView(kv, 0, kvBatch, width, hd),
@@ -391,15 +389,12 @@ internal sealed class MaskDecoder : IDisposable
     /// projected as K·Wqᵀ + the constant PE·Wqᵀ (<paramref name="peQueries"/>); keys/values the prompt tokens.
     /// out = K + OutProj(attention) for every prompt (residual broadcast when K is shared).</summary>
     private void AttendImageQueries(CommandStream cs, SamAttentionWeights a, GpuTensor K, int kb, GpuTensor peQueries, GpuTensor qpe,
-                                    GpuTensor qTokens, int batch, int T, GpuTensor output, string tag)
+                                    GpuTensor qTokens, int batch, int T, GpuTensor output, string tag, GpuTensor? queries = null)
     {
         int inner = a.InternalDim, hd = a.HeadDim;
-        var q = _w.Scratch(tag + ".q", kb * Pix, inner);
+        var q = queries ?? ImageQueries(cs, a, K, kb, peQueries, _w.Scratch(tag + ".q", kb * Pix, inner));
         var k = _w.Scratch(tag + ".k", batch * T, inner);
         var v = _w.Scratch(tag + ".v", batch * T, inner);
-        _k.Gemm.Record(cs, Pix, inner, D, StridedView.RowMajor(K, Pix, D), StridedView.RowMajor(W(a.Q), inner, D, 0, 0).Transposed(),
-                       StridedView.RowMajor(q, Pix, inner), kb, Bias(a.Q), BiasMode.PerColumn, Activation.None,
-                       StridedView.RowMajor(peQueries, Pix, inner, 0, 0));
         Linear(cs, qpe, a.K, k, batch * T, Activation.None);
         Linear(cs, qTokens, a.V, v, batch * T, Activation.None);
         var o = _w.Scratch(tag + ".o", batch, Pix, inner);
@@ -413,5 +408,86 @@ internal sealed class MaskDecoder : IDisposable
                        StridedView.RowMajor(K, Pix, D, 0, kb == 1 ? 0 : Pix * D));
     }
 
+    /// <summary>The image tokens of a decode without mask prompts: the embedding as rows [4096, 256] plus the no-mask
+    /// embedding.</summary>
+    private GpuTensor NoMaskKeys(CommandStream cs, GpuTensor embedding, GpuTensor keys)
+    {
+        var embT = _w.Scratch("dec.embT", Pix, D);
+        _k.Permute.Transpose(cs, embedding, embT, 1, D, Pix);
+        _k.Elementwise.AddBroadcast(cs, embT, _noMask, keys, (long)Pix * D, D);
+        return keys;
+    }
+
+    /// <summary>Token→image keys and values of the image tokens K, one GEMM on stacked weights: (K + PE)·Wkᵀ and K·Wvᵀ.</summary>
+    private GpuTensor ImageKeysValues(CommandStream cs, SamAttentionWeights a, GpuTensor K, int kb, GpuTensor peKeys, GpuTensor kv, string tag)
+    {
+        int width = 2 * a.InternalDim;
+        var (w, b) = Stacked(tag + ".kv", [a.K, a.V]);
+        _k.Gemm.Record(cs, Pix, width, D, StridedView.RowMajor(K, Pix, D), StridedView.RowMajor(w, width, D, 0, 0).Transposed(),
+                       StridedView.RowMajor(kv, Pix, width), kb, b, BiasMode.PerColumn, Activation.None,
+                       StridedView.RowMajor(peKeys, Pix, width, 0, 0));
+        return kv;
+    }
+
+    /// <summary>Image→token queries of the image tokens K: (K + PE)·Wqᵀ.</summary>
+    private GpuTensor ImageQueries(CommandStream cs, SamAttentionWeights a, GpuTensor K, int kb, GpuTensor peQueries, GpuTensor q)
+    {
+        int inner = a.InternalDim;
+        _k.Gemm.Record(cs, Pix, inner, D, StridedView.RowMajor(K, Pix, D), StridedView.RowMajor(W(a.Q), inner, D, 0, 0).Transposed(),
+                       StridedView.RowMajor(q, Pix, inner), kb, Bias(a.Q), BiasMode.PerColumn, Activation.None,
+                       StridedView.RowMajor(peQueries, Pix, inner, 0, 0));
+        return q;
+    }
+
+    /// <summary>
+    /// Records what every decode of <paramref name="embedding"/> without a mask prompt computes before any prompt
+    /// reaches the image side: the image tokens and the first layer's token→image keys/values and image→token
+    /// queries (~15% of a one-prompt decode). Kept with the embedding (<see cref="ImageEmbedding"/>), a click on the
+    /// same image, or each batch of a segment-everything grid, runs only what its prompts change. Valid once the
+    /// stream has completed; the caller owns the result.
+    /// </summary>
+    public DecoderImageSide RecordImageSide(CommandStream cs, GpuTensor embedding)
+    {
+        if (!embedding.Shape.SequenceEqual([1, D, Side, Side]))
+            throw new ShapeException($"mask decoder: embedding must be [1x256x64x64], got {embedding.ShapeText}.");
+        var first = _weights.MaskDecoder.Layers[0];
+        var ctx = _k.Context;
+        GpuTensor? keys = null, kv = null, q = null;
+        try
+        {
+            keys = ctx.CreateTensor([Pix, D], _w.Type, "dec.side.keys");
+            kv = ctx.CreateTensor([Pix, 2 * first.CrossTokenToImage.InternalDim], _w.Type, "dec.side.kv");
+            q = ctx.CreateTensor([Pix, first.CrossImageToToken.InternalDim], _w.Type, "dec.side.q");
+            NoMaskKeys(cs, embedding, keys);
+            ImageKeysValues(cs, first.CrossTokenToImage, keys, 1, _peKeys[0], kv, "dec.l0.t2i");
+            ImageQueries(cs, first.CrossImageToToken, keys, 1, _peQueries[0], q);
+            return new DecoderImageSide(keys, kv, q);
+        }
+        catch
+        {
+            keys?.Dispose();
+            kv?.Dispose();
+            q?.Dispose();
+            throw;
+        }
+    }
+
     public void Dispose() => _w.Dispose();
+}
+
+/// <summary>The decoder's prompt-independent start on one embedding (<see cref="MaskDecoder.RecordImageSide"/>):
+/// image tokens [4096, 256] with the no-mask embedding, the first layer's token→image keys/values and its
+/// image→token queries.</summary>
+internal sealed class DecoderImageSide(GpuTensor keys, GpuTensor keysValues, GpuTensor queries) : IDisposable
+{
+    public GpuTensor Keys { get; } = keys;
+    public GpuTensor KeysValues { get; } = keysValues;
+    public GpuTensor Queries { get; } = queries;
+
+    public void Dispose()
+    {
+        Keys.Dispose();
+        KeysValues.Dispose();
+        Queries.Dispose();
+    }
 }

@@ -246,20 +246,34 @@ public sealed class SamModel : IDisposable
         // Invalid until the encoder has run: a failed encode leaves no current image rather than a stale one.
         _current = null;
         _own ??= NewEmbedding(width, height);
+        _own.ValuesChanging();
         return _own;
     }
 
     private void EncodeInto(ImageEmbedding target, ReadOnlySpan<byte> pixels, GpuBuffer? gpuPixels, int width, int height, int strideBytes, PixelFormat format)
     {
         var sw = Stopwatch.StartNew();
+        DecoderImageSide? side = null;
         using (var cs = _ctx.BeginCommands(Profile))
         {
             if (gpuPixels is null) _pipeline.Encode(cs, pixels, width, height, strideBytes, format, target.Tensor);
             else _pipeline.Encode(cs, gpuPixels, width, height, strideBytes, format, target.Tensor);
-            cs.Submit();
-            LastEncoderKernels = cs.Timings.ToArray();
             LastEncoderDispatches = cs.DispatchCount;
+            // The current image is what Predict is called on next, prompt after prompt: the decoder's image-only start
+            // runs here, once, and not with each of them. Embeddings for others (trackers' frames) keep it lazy.
+            try
+            {
+                if (ReferenceEquals(target, _own)) side = _decoder.RecordImageSide(cs, target.Tensor);
+                cs.Submit();
+            }
+            catch
+            {
+                side?.Dispose();
+                throw;
+            }
+            LastEncoderKernels = cs.Timings.ToArray();
         }
+        if (side is not null) target.KeepDecoderSide(side);
         target.Width = width;
         target.Height = height;
         if (ReferenceEquals(target, _own)) _current = _own;
@@ -292,15 +306,34 @@ public sealed class SamModel : IDisposable
         ulong maskBytes = MaskOutput.PackedBytes((long)width * height);
         float[] scores, logits;
         byte[] masks;
+        // An embedding decoded without mask prompts for the first time gets the decoder's image-only start in this
+        // stream, kept once the stream has completed.
+        var side = image.DecoderSide;
+        DecoderImageSide? made = null;
         using (var cs = _ctx.BeginCommands(Profile))
         {
             var chosen = _pipeline.Buffers.RentTensor(cs, [rows, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "predict.chosen");
             var iou = _pipeline.Buffers.RentTensor(cs, [rows], DataType.F32, "predict.scores");
-            _pipeline.Decode(cs, image.Tensor, inputs, chosen, iou, multimask);
+            try
+            {
+                if (side is null && inputs.Any(x => x.DenseKind == 0)) side = made = _decoder.RecordImageSide(cs, image.Tensor);
+                _pipeline.Decode(cs, image.Tensor, inputs, chosen, iou, multimask, imageSide: side);
+            }
+            catch
+            {
+                made?.Dispose();
+                throw;
+            }
             var packed = _pipeline.Render(cs, chosen, iou, null, rows, 1, width, height);
             var results = _pipeline.ReadResults(cs, (iou.Buffer, (ulong)rows * 4), (chosen.Buffer, (ulong)rows * FramePipeline.Plane * 4),
                                                 (packed, (ulong)rows * maskBytes));
-            cs.Submit();
+            try { cs.Submit(); }
+            catch
+            {
+                made?.Dispose();
+                throw;
+            }
+            if (made is not null) image.KeepDecoderSide(made);
             LastDecoderKernels = cs.Timings.ToArray();
             LastDecoderDispatches = cs.DispatchCount;
             scores = results.Floats(0);
