@@ -19,15 +19,32 @@ internal sealed class MaskOutput
 
     /// <summary>Floats per row written by <see cref="Stats"/>: box (4), positive cells, 3 spare.</summary>
     public const int StatsStride = 8;
+
+    /// <summary>The side of SAM's low-res logit planes.</summary>
+    private const int LowRes = 256;
     private static readonly KernelLayout RenderLayout = new(4, Marshal.SizeOf<RenderPush>(), [3]);
     private static readonly KernelLayout RenderTexelLayout = new(4, Marshal.SizeOf<RenderPush>(), [3])
         { TexelBindings = [(0, Format.R32Sfloat)] };
+    private static readonly KernelLayout RowsLayout = new(2, Marshal.SizeOf<RowsPush>(), [1]);
+    private static readonly KernelLayout RowsTexelLayout = new(2, Marshal.SizeOf<RowsPush>(), [1])
+        { TexelBindings = [(0, Format.R32Sfloat)] };
+
+    /// <summary>The most memory the separable render's rows may take (a frame's worth for a few dozen planes); a
+    /// render that needs more runs in one pass.</summary>
+    private const ulong MaxRowsBytes = 64UL << 20;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct SelectPush { public int Plane, Points, Multimask; }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct StatsPush { public int ValidW, ValidH; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RowsPush
+    {
+        public int OutW, CropW;
+        public float ScaleX;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct RenderPush
@@ -102,8 +119,11 @@ internal sealed class MaskOutput
     /// <param name="labels">fp32 [planes]: the value written for each plane (1..255); not read when binary.</param>
     /// <param name="scores">fp32 [planes]: planes below <paramref name="minScore"/> are left out.</param>
     /// <param name="packed">outputs × <see cref="PackedBytes"/>: one byte per pixel, row-major, each output whole uints.</param>
+    /// <param name="rows">A device buffer of at least <see cref="RowsBytes"/> for the separable render's first pass
+    /// (each plane's 256 rows resampled to the frame width, then every pixel from 4 of them instead of 16 logits);
+    /// null renders in one pass.</param>
     public void Render(CommandStream cs, GpuTensor chosen, GpuTensor labels, GpuTensor scores, GpuBuffer packed,
-                       int outputs, int objects, int width, int height, bool binary, float minScore)
+                       int outputs, int objects, int width, int height, bool binary, float minScore, GpuBuffer? rows = null)
     {
         const string name = "mask_render";
         long pixels = (long)width * height;
@@ -123,10 +143,24 @@ internal sealed class MaskOutput
         int words = (int)(bytes / 4), groups = (words + wg - 1) / wg;
         int maxX = (int)_ctx.Info.MaxComputeWorkGroupCount[0];
         int gx = Math.Min(groups, maxX), gy = (groups + gx - 1) / gx;
-        // Each pixel reads 16 logits at addresses that differ per lane: lavapipe serves those as texel fetches
-        // through its gather path and as storage loads one lane at a time, so the logits go in as texels where they can.
-        bool texel = AllowTexel && _ctx.Info.UniformTexelR32F && chosen.Buffer.TexelView(Format.R32Sfloat) is not null;
-        var kernel = texel ? _ctx.Kernel("mask_render_texel", RenderTexelLayout, wg) : _ctx.Kernel("mask_render", RenderLayout, wg);
+        // Each pixel reads logits at addresses that differ per lane: lavapipe serves those as texel fetches
+        // through its gather path and as storage loads one lane at a time, so the sources go in as texels where they can.
+        var source = chosen.Buffer;
+        string shader = "mask_render";
+        if (rows is not null)
+        {
+            ulong need = RowsBytes(planes, width);
+            if (need == 0 || rows.Size < need || (ulong)planes > _ctx.Info.MaxComputeWorkGroupCount[2])
+                throw new ShapeException($"{name}: rows buffer '{rows.Name}' has {rows.Size} bytes; {planes} planes at width {width} need {need} (0: render in one pass).");
+            bool texelRows = Texel(chosen.Buffer);
+            cs.Dispatch(texelRows ? _ctx.Kernel("mask_render_rows_texel", RowsTexelLayout, wg) : _ctx.Kernel("mask_render_rows", RowsLayout, wg),
+                        ((uint)((width + wg - 1) / wg), (uint)LowRes, (uint)planes),
+                        new RowsPush { OutW = width, CropW = rw, ScaleX = (float)rw / width }, chosen.Buffer, rows);
+            source = rows;
+            shader = "mask_render_cols";
+        }
+        bool texel = Texel(source);
+        var kernel = texel ? _ctx.Kernel(shader + "_texel", RenderTexelLayout, wg) : _ctx.Kernel(shader, RenderLayout, wg);
         cs.Dispatch(kernel, ((uint)gx, (uint)gy, (uint)outputs),
                     new RenderPush
                     {
@@ -135,7 +169,18 @@ internal sealed class MaskOutput
                         ScaleX = (float)rw / width, ScaleY = (float)rh / height,
                         Objects = objects, Binary = binary ? 1 : 0, MinScore = minScore, Words = words, GroupsX = gx,
                     },
-                    chosen.Buffer, labels.Buffer, scores.Buffer, packed);
+                    source, labels.Buffer, scores.Buffer, packed);
+    }
+
+    private bool Texel(GpuBuffer source) => AllowTexel && _ctx.Info.UniformTexelR32F && source.TexelView(Format.R32Sfloat) is not null;
+
+    /// <summary>Bytes of the separable render's rows for <paramref name="planes"/> planes at <paramref name="width"/>
+    /// ([planes, 256, width] fp32), or 0 when they would exceed the render's memory budget or one storage buffer:
+    /// such a render runs in one pass.</summary>
+    public ulong RowsBytes(int planes, int width)
+    {
+        ulong bytes = (ulong)planes * LowRes * (ulong)width * sizeof(float);
+        return bytes <= Math.Min(MaxRowsBytes, _ctx.Info.MaxStorageBufferRange) ? bytes : 0;
     }
 
     /// <summary>Per row (rows 0..objects-1 of <paramref name="chosen"/>): box and count of positive low-res cells

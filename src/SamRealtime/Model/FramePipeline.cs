@@ -169,7 +169,9 @@ internal sealed class FramePipeline : IDisposable
                             int width, int height, float minScore = float.MinValue)
     {
         var packed = Buffers.Rent(cs, (ulong)outputs * MaskOutput.PackedBytes((long)width * height), BufferKind.Device, "frame.masks");
-        Output.Render(cs, chosen, labels ?? scores, scores, packed, outputs, objects, width, height, labels is null, minScore);
+        ulong rowBytes = Output.RowsBytes(outputs * objects, width);
+        var rows = rowBytes > 0 ? Buffers.Rent(cs, rowBytes, BufferKind.Device, "frame.maskrows") : null;
+        Output.Render(cs, chosen, labels ?? scores, scores, packed, outputs, objects, width, height, labels is null, minScore, rows);
         return packed;
     }
 

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace SamRealtime.Tests.Kernels;
 
-// mask_render against SAM's postprocessing done the long way in double: bilinear 256 -> 1024, crop to the resized
+// mask_render (separable in two passes, or in one) against SAM's postprocessing done the long way in double: bilinear 256 -> 1024, crop to the resized
 // image, bilinear to the frame (ResizeTests' PyTorch reference twice), then threshold / largest positive logit.
 // Pixels whose reference logit is within 1e-4 of a decision (0, or the runner-up object) are not compared: fp32 may
 // fall either side there. object_stats against a CPU box and cell count.
@@ -34,12 +34,14 @@ public sealed class MaskOutputTests(GpuFixture fixture) : GpuTest(fixture)
     }
 
     [Theory]
-    [InlineData(37, 23, true)]     // odd, not whole uints of pixels, taller crop than frame
-    [InlineData(301, 157, true)]
-    [InlineData(90, 200, true)]    // portrait
-    [InlineData(37, 23, false)]    // logits as a storage buffer (devices without RGBA32F texel buffers)
-    [InlineData(90, 200, false)]
-    public void RenderedMasksMatchTheTwoResizesAndTheThreshold(int width, int height, bool texel)
+    [InlineData(37, 23, true, true)]     // odd, not whole uints of pixels, taller crop than frame
+    [InlineData(301, 157, true, true)]
+    [InlineData(90, 200, true, true)]    // portrait
+    [InlineData(37, 23, false, true)]    // sources as storage buffers (devices without R32F texel buffers)
+    [InlineData(90, 200, false, true)]
+    [InlineData(301, 157, true, false)]  // one pass (rows over the render's memory budget)
+    [InlineData(37, 23, false, false)]
+    public void RenderedMasksMatchTheTwoResizesAndTheThreshold(int width, int height, bool texel, bool separable)
     {
         const int planes = 3;
         var logits = SmoothLogits(planes, width * 31 + height);
@@ -52,11 +54,12 @@ public sealed class MaskOutputTests(GpuFixture fixture) : GpuTest(fixture)
         using var separate = Ctx.CreateBuffer(planes * bytes, BufferKind.Device, "separate");
         using var combined = Ctx.CreateBuffer(bytes, BufferKind.Device, "combined");
         var output = new MaskOutput(Ctx) { AllowTexel = texel };
+        using var rows = separable ? Ctx.CreateBuffer(output.RowsBytes(planes, width), BufferKind.Device, "rows") : null;
         using (var cs = Ctx.BeginCommands())
         {
-            output.Render(cs, chosen, sc, sc, separate, planes, 1, width, height, binary: true, minScore: float.MinValue);
-            output.Render(cs, chosen, lb, sc, combined, 1, planes, width, height, binary: false, minScore: 0.5f);
-            Assert.Equal(2, cs.DispatchCount);
+            output.Render(cs, chosen, sc, sc, separate, planes, 1, width, height, binary: true, minScore: float.MinValue, rows);
+            output.Render(cs, chosen, lb, sc, combined, 1, planes, width, height, binary: false, minScore: 0.5f, rows);
+            Assert.Equal(separable ? 4 : 2, cs.DispatchCount);
             cs.Submit();
         }
         var sep = new byte[planes * bytes];
