@@ -32,6 +32,8 @@ internal static class BenchCommand
         });
         cmd.Subcommands.Add(kernels);
         cmd.Subcommands.Add(EverythingBench.Create());
+        cmd.Subcommands.Add(OneShotBench.Create());
+        cmd.Subcommands.Add(OneShotBench.CreateOrt());
 
         var models = new ModelOptions();
         var image = new Option<string?>("--image") { Description = "Image (default: the truck example)" };

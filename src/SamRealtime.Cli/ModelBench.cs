@@ -137,7 +137,7 @@ internal static class ModelBench
 
     /// <summary>The 1-minute load average (Linux /proc/loadavg), or null elsewhere: timings on a shared machine
     /// mean little without it.</summary>
-    private static double? LoadAverage()
+    internal static double? LoadAverage()
     {
         try
         {
