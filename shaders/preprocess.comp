@@ -9,6 +9,9 @@
 #include "common.glsl"
 
 layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z = 1) in;
+// 0: planes [3, size, size]; 1: channels last with a zero fourth channel [size·size, 4], so the stem conv reads each
+// pixel as one vec4 texel (an implicit GEMM on the texel path instead of per-element loads).
+layout(constant_id = 2) const int RGB0 = 0;
 
 layout(std430, binding = 0) readonly buffer BufPix { uint pix[]; };
 layout(std430, binding = 1) readonly buffer BufTab { int tab[]; };   // per output index: first, count, ksize coefficients
@@ -49,13 +52,15 @@ void main()
     const int ox = int(gl_GlobalInvocationID.x);
     const int oy = int(gl_GlobalInvocationID.y);
     if (ox >= p.size || oy >= p.size) return;
-    const int plane = p.size * p.size;
     const int o = oy * p.size + ox;
+    // Where channel c of this pixel goes.
+    const int base = RGB0 != 0 ? 4 * o : o, step = RGB0 != 0 ? 1 : p.size * p.size;
+    if (RGB0 != 0) y[base + 3] = ST(0.0);
     if (ox >= p.newW || oy >= p.newH)
     {
-        y[o] = ST(0.0);
-        y[o + plane] = ST(0.0);
-        y[o + 2 * plane] = ST(0.0);
+        y[base] = ST(0.0);
+        y[base + step] = ST(0.0);
+        y[base + 2 * step] = ST(0.0);
         return;
     }
 
@@ -74,7 +79,7 @@ void main()
         vacc += h * tab[ye + 2 + j];
     }
     const vec3 v = vec3(clip8(vacc.x), clip8(vacc.y), clip8(vacc.z));
-    y[o] = ST((v.x - p.meanR) / p.stdR);
-    y[o + plane] = ST((v.y - p.meanG) / p.stdG);
-    y[o + 2 * plane] = ST((v.z - p.meanB) / p.stdB);
+    y[base] = ST((v.x - p.meanR) / p.stdR);
+    y[base + step] = ST((v.y - p.meanG) / p.stdG);
+    y[base + 2 * step] = ST((v.z - p.meanB) / p.stdB);
 }

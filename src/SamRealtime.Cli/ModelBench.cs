@@ -32,7 +32,7 @@ internal static class ModelBench
         sam.Profile = false;
         var encoderKernels = sam.LastEncoderKernels;
         var decoderKernels = sam.LastDecoderKernels;
-        var input = sam.PreprocessedInput.Read();
+        var input = sam.ReadPreprocessedInput();
         var embedding = sam.Embedding.Read();
 
         var so = new SessionOptions { IntraOpNumThreads = ortThreads, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };

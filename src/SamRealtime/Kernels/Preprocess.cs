@@ -10,7 +10,8 @@ public enum PixelFormat { Rgba8, Bgra8, Rgb8, Bgr8 }
 /// SAM's image preprocessing on the GPU, from raw 8-bit pixels (shaders/preprocess.comp): longest side resized to
 /// <c>size</c> with PIL's bilinear filter (antialiased when shrinking) including PIL's uint8 rounding, so the result
 /// equals the official PIL-based pipeline; then (v − mean)/std in RGB order and zero padding bottom/right to a
-/// [1, 3, size, size] tensor (fp32 or fp16).
+/// [1, 3, size, size] tensor (fp32 or fp16), or to [size·size, 4], channels last with a zero fourth channel (what the
+/// encoder's stem conv reads as vec4 texels).
 /// Owns small coefficient tables per frame geometry, kept until disposed.
 /// </summary>
 internal sealed class Preprocess : IDisposable
@@ -68,9 +69,10 @@ internal sealed class Preprocess : IDisposable
             throw new ShapeException($"{name}: a {width}x{height} {format} frame with stride {strideBytes} needs {need} bytes; buffer '{pixels.Name}' has {pixels.Size}.");
         if (need > int.MaxValue)
             throw new ShapeException($"{name}: frame of {need} bytes is too large to address with 32-bit offsets.");
-        Conv2d.CheckLength(name, "output", output, 3L * size * size, $"[1x3x{size}x{size}]");
-        if (output.Rank == 4 && !output.Shape.SequenceEqual(new[] { 1, 3, size, size }))
-            throw new ShapeException($"{name}: output is {output.ShapeText}, expected [1x3x{size}x{size}].");
+        // [1, 3, size, size]: RGB planes; [size·size, 4]: channels last with a zero fourth channel.
+        bool rgb0 = output.Rank == 2;
+        if (rgb0 ? !output.Shape.SequenceEqual(new[] { size * size, 4 }) : !output.Shape.SequenceEqual(new[] { 1, 3, size, size }))
+            throw new ShapeException($"{name}: output is {output.ShapeText}, expected [1x3x{size}x{size}] or [{size * size}x4].");
 
         var (newH, newW) = ResizedSize(height, width, size);
         var table = GetTable(width, height, size, newW, newH);
@@ -83,7 +85,7 @@ internal sealed class Preprocess : IDisposable
             MeanR = Mean[0], MeanG = Mean[1], MeanB = Mean[2], StdR = Std[0], StdG = Std[1], StdB = Std[2],
         };
         var (wx, wy) = Resize.WorkGroup(_ctx);
-        var kernel = _ctx.Kernel(output.Type == DataType.F16 ? "preprocess_f16" : "preprocess", Layout, wx, wy);
+        var kernel = _ctx.Kernel(output.Type == DataType.F16 ? "preprocess_f16" : "preprocess", Layout, wx, wy, rgb0 ? 1 : 0);
         cs.Dispatch(kernel, ((uint)((size + wx - 1) / wx), (uint)((size + wy - 1) / wy), 1u), push,
                     pixels, table.Buffer, output.Buffer);
     }

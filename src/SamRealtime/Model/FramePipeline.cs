@@ -47,11 +47,21 @@ internal sealed class FramePipeline : IDisposable
         Warp = new EmbeddingWarp(_ctx);
         Buffers = new FrameBuffers(_ctx);
         // The preprocessed image only lives between preprocessing and the encoder, which run in one stream at a time.
-        _input = _ctx.CreateTensor([1, 3, 1024, 1024], type, "sam.input");
+        _input = encoder.CreateInput();
     }
 
-    /// <summary>The preprocessed input of the last encoded image [1,3,1024,1024] (tools and tests).</summary>
-    public GpuTensor Input => _input;
+    /// <summary>The preprocessed input of the last encoded image as [1,3,1024,1024] values, whatever layout the
+    /// encoder reads (tools and tests: what ONNX Runtime's encoder is fed).</summary>
+    public float[] ReadInput()
+    {
+        var v = _input.Read();
+        if (_input.Rank != 2) return v;
+        int plane = v.Length / 4;
+        var nchw = new float[3 * plane];
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < plane; i++) nchw[c * plane + i] = v[4 * i + c];
+        return nchw;
+    }
 
     public static int BytesPerPixel(PixelFormat format) => format is PixelFormat.Rgb8 or PixelFormat.Bgr8 ? 3 : 4;
 

@@ -62,8 +62,8 @@ public sealed class SamModel : IDisposable
     internal IReadOnlyList<KernelTiming> LastEncoderKernels { get; private set; } = [];
     internal IReadOnlyList<KernelTiming> LastDecoderKernels { get; private set; } = [];
 
-    /// <summary>The preprocessed last encoded image [1,3,1024,1024] on the GPU.</summary>
-    internal GpuTensor PreprocessedInput => _pipeline.Input;
+    /// <summary>The preprocessed last encoded image as [1,3,1024,1024] values, read back.</summary>
+    internal float[] ReadPreprocessedInput() => _pipeline.ReadInput();
 
     /// <summary>The current image embedding [1,256,64,64] on the GPU.</summary>
     internal GpuTensor Embedding => (HasImage ? _current! : throw new InvalidOperationException("No image: call SetImage first.")).Tensor;

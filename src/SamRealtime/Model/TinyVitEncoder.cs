@@ -22,6 +22,9 @@ internal sealed class TinyVitEncoder : IDisposable
     // implicit GEMM; elsewhere _neckNorm1 and _neck2 run as two steps.
     private readonly GpuTensor? _neck2Normed;
     private readonly NormPrologue? _neck2Norm;
+    // The stem's first conv with a zero fourth input channel, [Cout, k, k, 4]: on an RGB0 channels-last image
+    // (Preprocess) it is an implicit GEMM on the texel path; on the NCHW image the storage GEMM reads it unfolded.
+    private readonly GpuTensor _embed1Rgb0;
 
     public const int InputSize = 1024;
     public const int EmbeddingDim = 256;
@@ -46,6 +49,7 @@ internal sealed class TinyVitEncoder : IDisposable
         try
         {
             _embed1 = Up(weights.PatchEmbed1);
+            _embed1Rgb0 = UploadRgb0(weights.PatchEmbed1);
             _embed2 = UpDense(weights.PatchEmbed2);
             for (int s = 0; s < weights.Stages.Count; s++)
             {
@@ -90,6 +94,28 @@ internal sealed class TinyVitEncoder : IDisposable
         return new(weight, c.Bias is null ? null : _w.Upload(c.Bias), c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Groups);
     }
 
+    private GpuTensor UploadRgb0(Conv2dWeights c)
+    {
+        int k2 = c.KernelSize * c.KernelSize;
+        // The weight mapping has checked it is the 3-channel dense conv TinyViT's stem starts with.
+        var padded = new float[c.OutChannels * 4 * k2];
+        var w = c.Weight.Data;
+        for (int o = 0; o < c.OutChannels; o++) w.AsSpan(o * 3 * k2, 3 * k2).CopyTo(padded.AsSpan(o * 4 * k2));
+        return _w.Upload(Gemm.ConvWeightChannelsLast(padded, c.OutChannels, 4, c.KernelSize), [c.OutChannels, k2 * 4], c.Weight.Name + ".rgb0");
+    }
+
+    /// <summary>A tensor for the preprocessed image in the layout this encoder reads fastest on the device:
+    /// [1024·1024, 4] channels last with a zero fourth channel where its stem conv can read it as texels, else
+    /// [1, 3, 1024, 1024].</summary>
+    public GpuTensor CreateInput()
+    {
+        var ctx = _k.Context;
+        var t = ctx.CreateTensor([InputSize * InputSize, 4], Type, "sam.input");
+        if (_k.Gemm.CanRecordConv(t, _embed1Rgb0, 4)) return t;
+        t.Dispose();
+        return ctx.CreateTensor([1, 3, InputSize, InputSize], Type, "sam.input");
+    }
+
     private Conv UpDense(Conv2dWeights c) => Up(c) with
     {
         WeightChannelsLast = _w.Upload(Gemm.ConvWeightChannelsLast(c.Weight.Data, c.OutChannels, c.InChannels, c.KernelSize),
@@ -122,15 +148,20 @@ internal sealed class TinyVitEncoder : IDisposable
     /// scatter in the projection GEMM.</summary>
     public void Record(CommandStream cs, GpuTensor image, GpuTensor embedding)
     {
-        Expect(image, [1, 3, InputSize, InputSize], "image");
+        bool rgb0 = image.Rank == 2;
+        Expect(image, rgb0 ? [InputSize * InputSize, 4] : [1, 3, InputSize, InputSize], "image");
         Expect(embedding, [1, EmbeddingDim, EmbeddingSize, EmbeddingSize], "embedding");
 
-        // Patch embedding: two stride-2 convs, 1024 → 256: the first on the NCHW image writing token rows, the second
-        // an implicit GEMM on them.
+        // Patch embedding: two stride-2 convs, 1024 → 256, both writing token rows: the first an implicit GEMM on the
+        // RGB0 image (or the storage GEMM on the NCHW one), the second an implicit GEMM on its output.
         int r = InputSize / 2;
         var e1 = _w.Scratch("embed1", r * r, _embed1.Out);
-        _k.Conv2d.Record(cs, image, _embed1.Weight, _embed1.Bias, e1, 1, _embed1.In, InputSize, InputSize, _embed1.Out,
-                         _embed1.K, _embed1.K, _embed1.Stride, _embed1.Pad, _embed1.Groups, Activation.Gelu, channelsLastOutput: true);
+        if (rgb0)
+            _k.Gemm.RecordConv(cs, image, _embed1Rgb0, _embed1.Bias, e1, InputSize, InputSize, 4, _embed1.Out, _embed1.K,
+                               _embed1.Stride, _embed1.Pad, Activation.Gelu);
+        else
+            _k.Conv2d.Record(cs, image, _embed1.Weight, _embed1.Bias, e1, 1, _embed1.In, InputSize, InputSize, _embed1.Out,
+                             _embed1.K, _embed1.K, _embed1.Stride, _embed1.Pad, _embed1.Groups, Activation.Gelu, channelsLastOutput: true);
         var x = _w.Scratch($"tokens{_embed2.Out}.0", r / 2 * (r / 2), _embed2.Out);
         DenseConv(cs, _embed2, e1, x, r, Activation.None);
         r /= 2;

@@ -131,23 +131,25 @@ public sealed class PreprocessTests(GpuFixture fixture, ITestOutputHelper output
         return y;
     }
 
-    public static TheoryData<int, int, PixelFormat, int, int, bool> Cases() => new()
+    public static TheoryData<int, int, PixelFormat, int, int, bool, bool> Cases() => new()
     {
-        // width, height, format, extra bytes per row, size, fp16
-        { 1, 1, PixelFormat.Rgba8, 0, 1024, false },
-        { 7, 1023, PixelFormat.Bgr8, 0, 1024, false },      // 3-byte pixels straddle words; height grows by one row
-        { 1800, 1200, PixelFormat.Rgba8, 0, 1024, false },  // landscape shrink to 1024x683
-        { 1200, 1800, PixelFormat.Bgra8, 12, 1024, false },  // portrait, padded rows
-        { 640, 480, PixelFormat.Rgb8, 1, 1024, false },     // upscale, odd stride
-        { 1920, 1080, PixelFormat.Bgr8, 0, 1024, false },
-        { 1024, 1024, PixelFormat.Rgba8, 4, 1024, false },  // no resize at all
-        { 300, 200, PixelFormat.Bgra8, 6, 64, false },      // unaligned 4-byte rows, strong shrink, small size
-        { 1800, 1200, PixelFormat.Rgba8, 0, 1024, true },   // fp16 output
+        // width, height, format, extra bytes per row, size, fp16, channels last (RGB0)
+        { 1, 1, PixelFormat.Rgba8, 0, 1024, false, false },
+        { 7, 1023, PixelFormat.Bgr8, 0, 1024, false, false },      // 3-byte pixels straddle words; height grows by one row
+        { 1800, 1200, PixelFormat.Rgba8, 0, 1024, false, false },  // landscape shrink to 1024x683
+        { 1200, 1800, PixelFormat.Bgra8, 12, 1024, false, false },  // portrait, padded rows
+        { 640, 480, PixelFormat.Rgb8, 1, 1024, false, false },     // upscale, odd stride
+        { 1920, 1080, PixelFormat.Bgr8, 0, 1024, false, false },
+        { 1024, 1024, PixelFormat.Rgba8, 4, 1024, false, false },  // no resize at all
+        { 300, 200, PixelFormat.Bgra8, 6, 64, false, false },      // unaligned 4-byte rows, strong shrink, small size
+        { 1800, 1200, PixelFormat.Rgba8, 0, 1024, true, false },   // fp16 output
+        { 1800, 1200, PixelFormat.Bgra8, 0, 1024, false, true },   // channels last, zero fourth channel
+        { 300, 200, PixelFormat.Rgb8, 6, 64, true, true },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesPilReference(int w, int h, PixelFormat format, int extra, int size, bool fp16)
+    public void MatchesPilReference(int w, int h, PixelFormat format, int extra, int size, bool fp16, bool rgb0)
     {
         int bpp = format is PixelFormat.Rgba8 or PixelFormat.Bgra8 ? 4 : 3;
         int stride = w * bpp + extra;
@@ -156,7 +158,7 @@ public sealed class PreprocessTests(GpuFixture fixture, ITestOutputHelper output
         var bytes = Pack(rgb, w, h, format, stride);
         using var pixels = Ctx.CreateBuffer((ulong)bytes.Length, BufferKind.Device, "frame");
         pixels.Write(bytes);
-        using var y = Ctx.CreateTensor([1, 3, size, size], fp16 ? DataType.F16 : DataType.F32, "image");
+        using var y = Ctx.CreateTensor(rgb0 ? [size * size, 4] : [1, 3, size, size], fp16 ? DataType.F16 : DataType.F32, "image");
         using var pre = new Preprocess(Ctx);
         using (var cs = Ctx.BeginCommands(profile: true))
         {
@@ -164,7 +166,14 @@ public sealed class PreprocessTests(GpuFixture fixture, ITestOutputHelper output
             cs.Submit();
             if (cs.Timings.Count > 0) output.WriteLine($"{w}x{h} {format}: {cs.Timings[0].Milliseconds:F2} ms (cold)");
         }
-        Tests.Reference.AssertClose(want, y.Read(), fp16 ? 2e-3 : 1e-4, 0, $"preprocess {w}x{h} {format}");
+        var got = y.Read();
+        if (rgb0)
+        {
+            int plane = size * size;
+            for (int i = 0; i < plane; i++) Assert.Equal(0f, got[4 * i + 3]);
+            got = Enumerable.Range(0, 3 * plane).Select(i => got[4 * (i % plane) + i / plane]).ToArray();
+        }
+        Tests.Reference.AssertClose(want, got, fp16 ? 2e-3 : 1e-4, 0, $"preprocess {w}x{h} {format}");
     }
 
     [Fact]

@@ -88,7 +88,7 @@ public sealed class SamOracleTests(GpuFixture fixture, ITestOutputHelper output)
         Assert.True(Math.Abs(ours.BestScore - refIou) <= 0.02, $"{imageName} {kind}: IoU score {ours.BestScore:F4} vs ORT {refIou:F4}");
     }
 
-    internal static float[] ReadPreprocessed(SamModel model) => model.PreprocessedInput.Read();
+    internal static float[] ReadPreprocessed(SamModel model) => model.ReadPreprocessedInput();
 
     internal static (bool[] Mask, float Iou, float[] LowRes) RunOrt(InferenceSession dec, float[] embedding, Prompt prompt, int w, int h, float[]? maskInput)
     {
