@@ -3,9 +3,10 @@
 // (running max and sum), so the nq x nk score matrix never exists in memory.
 // Each invocation owns R query rows of one (batch, head) and keeps their q vectors and output accumulators in
 // registers while it walks all keys. The lanes of a workgroup are query rows of the same (batch, head), so every
-// K/V address is the same across lanes: llvmpipe loads it once and broadcasts it, where a per-lane address would
-// be a scalar loop (DESIGN.md); measured on lavapipe a K/V load still costs far more than an FMA, so R rows per
-// invocation (sharing each load) matter more than lanes. Q, K, V and the output are strided "head views",
+// K/V address is the same across lanes; llvmpipe still loads a storage element lane by lane unless its address is
+// built from constants and push constants alone (gallivm's uniform-load test), so the TEXEL variant reads Q/K/V as
+// vec4 texels (one gather per four values; 2.5x the storage variant over the encoder's windows). A K/V load costs
+// far more than an FMA either way, so R rows per invocation (sharing each load) matter more than lanes. Q, K, V and the output are strided "head views",
 // element (b, t, h, d) at off + b*batch + t*tok + h*head + d, so interleaved qkv tensors need no copies.
 // KSPLIT > 1 (few query rows, many keys: SAM's token->image) turns the lanes into key partitions instead: every lane
 // holds all R rows of the group and walks every KSPLIT-th block of keys, and the partial (max, sum, accumulator)
@@ -19,10 +20,28 @@ layout(constant_id = 2) const int R = 1;    // query rows per invocation (shares
 layout(constant_id = 3) const int BK = 8;   // keys per online-softmax step: one rescale of the accumulator per block
 layout(constant_id = 4) const int KSPLIT = 1; // 1, or the workgroup size: lanes split the keys (see above)
 
+#ifdef TEXEL
+// Q, K, V as four-wide uniform texel buffers and the bias as a one-wide one (Attention.cs checks every offset and
+// stride is a multiple of 4): a storage load whose address is not a constant is a per-lane scalar loop on llvmpipe
+// even when every lane asks for the same K/V element, a texel fetch one gather of four values.
+layout(binding = 0) uniform samplerBuffer qt;
+layout(binding = 1) uniform samplerBuffer kt;
+layout(binding = 2) uniform samplerBuffer vt;
+layout(binding = 3) uniform samplerBuffer biast;
+#define LOADQ(base, c) texelFetch(qt, ((base) >> 2) + (c))
+#define LOADK(base, c) texelFetch(kt, ((base) >> 2) + (c))
+#define LOADV(base, c) texelFetch(vt, ((base) >> 2) + (c))
+#define BIAS(i) texelFetch(biast, i).x
+#else
 layout(std430, binding = 0) readonly buffer BufQ { STORE_T qb[]; };
 layout(std430, binding = 1) readonly buffer BufK { STORE_T kb[]; };
 layout(std430, binding = 2) readonly buffer BufV { STORE_T vb[]; };
 layout(std430, binding = 3) readonly buffer BufBias { STORE_T biasb[]; };
+#define LOADQ(base, c) LOAD4(qb, base, c)
+#define LOADK(base, c) LOAD4(kb, base, c)
+#define LOADV(base, c) LOAD4(vb, base, c)
+#define BIAS(i) LD(biasb[i])
+#endif
 layout(std430, binding = 4) writeonly buffer BufO { STORE_T ob[]; };
 
 layout(push_constant) uniform P {
@@ -82,7 +101,7 @@ void main()
         int base = p.qOff + b * p.qBatch + i * p.qTok + h * p.qHead;
         // scale folded into q: (scale*q)·k == scale*(q·k) up to rounding, and saves a multiply per score.
         for (int c = 0; c < D4; c++)
-            q[r][c] = LOAD4(qb, base, c) * p.scale * vec4(lessThan(ivec4(4 * c) + ivec4(0, 1, 2, 3), ivec4(D)));
+            q[r][c] = LOADQ(base, c) * p.scale * vec4(lessThan(ivec4(4 * c) + ivec4(0, 1, 2, 3), ivec4(D)));
         for (int c = 0; c < D4; c++) acc[r][c] = vec4(0.0);
         // Finite start so that exp(m_old - m_new) is 0, not NaN, before the first key.
         m[r] = -3.0e38;
@@ -101,13 +120,13 @@ void main()
             // Keys past nk reuse the last key and get score -inf, so they add exactly 0.
             int j = min(j0 + t, p.nk - 1);
             vec4 kv[D4];
-            for (int c = 0; c < D4; c++) kv[c] = LOAD4(kb, kBase + j * p.kTok, c);
+            for (int c = 0; c < D4; c++) kv[c] = LOADK(kBase + j * p.kTok, c);
             for (int r = 0; r < R; r++)
             {
                 vec4 d4 = vec4(0.0);
                 for (int c = 0; c < D4; c++) d4 = fma(q[r][c], kv[c], d4);
                 float dot = (d4.x + d4.y) + (d4.z + d4.w);
-                if (p.hasBias != 0) dot += LD(biasb[biasRow[r] + j]);
+                if (p.hasBias != 0) dot += BIAS(biasRow[r] + j);
                 s[r][t] = j0 + t < p.nk ? dot : NEG_INF;
             }
         }
@@ -131,7 +150,7 @@ void main()
             }
             for (int c = 0; c < D4; c++)
             {
-                vec4 vv = LOAD4(vb, vBase + j * p.vTok, c);
+                vec4 vv = LOADV(vBase + j * p.vTok, c);
                 for (int r = 0; r < R; r++) acc[r][c] = fma(vec4(pr[r]), vv, acc[r][c]);
             }
         }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SamRealtime.Vulkan;
+using Silk.NET.Vulkan;
 
 namespace SamRealtime.Kernels;
 
@@ -58,6 +59,20 @@ internal sealed class Attention
 
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
+    private static readonly KernelLayout TexelLayout32 = new(5, Marshal.SizeOf<Push>(), [4])
+    {
+        TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat), (2, Format.R32G32B32A32Sfloat), (3, Format.R32Sfloat)],
+    };
+    private static readonly KernelLayout TexelLayout16 = new(5, Marshal.SizeOf<Push>(), [4])
+    {
+        TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat), (2, Format.R16G16B16A16Sfloat), (3, Format.R16Sfloat)],
+    };
+
+    /// <summary>False forces the storage-buffer shader (tests compare both).</summary>
+    public bool AllowTexel { get; init; } = true;
+
+    /// <summary>Which shader the last <see cref="Record"/> used ("texel" or "storage"); for tests.</summary>
+    public string LastPath { get; private set; } = "";
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Push
@@ -119,7 +134,11 @@ internal sealed class Attention
             throw new ShapeException($"{name}: a bias batch stride was given without a bias.");
 
         var (wg, rows, bk, ksplit) = ChooseTiles(nq, nk, headDim);
-        var kernel = _ctx.Kernel(type == DataType.F16 ? "attention_f16" : "attention", Layout, wg, headDim, rows, bk, ksplit);
+        var dummy = _ctx.Unused(type);
+        bool texel = CanReadTexels(q, k, v, bias ?? dummy, headDim, type);
+        LastPath = texel ? "texel" : "storage";
+        string shader = (texel ? "attention_texel" : "attention") + (type == DataType.F16 ? "_f16" : "");
+        var kernel = _ctx.Kernel(shader, texel ? type == DataType.F16 ? TexelLayout16 : TexelLayout32 : Layout, wg, headDim, rows, bk, ksplit);
         var push = new Push
         {
             Nq = nq, Nk = nk,
@@ -130,7 +149,6 @@ internal sealed class Attention
             BiasBatch = biasBatchStride, HasBias = bias is null ? 0 : 1,
             Scale = scale,
         };
-        var dummy = _ctx.Unused(type);
         int rowsPerGroup = ksplit > 1 ? rows : wg * rows;
         uint gx = (uint)((nq + rowsPerGroup - 1) / rowsPerGroup);
         // q, k and v may be one tensor (interleaved qkv): binding one buffer several times for reading is fine.
@@ -141,6 +159,22 @@ internal sealed class Attention
     /// <summary>Workgroup size, query rows per invocation, keys per softmax block and key split (1 or the workgroup
     /// size). Tuned on lavapipe, where a K/V load costs several FMAs even when every lane reads the same address:
     /// lanes = one subgroup, and as many rows per invocation as registers allow, sharing each load.</summary>
+    /// <summary>Whether Q, K and V can be read as four-wide texels (head dim, offsets and strides multiples of 4) and
+    /// the bias as one-wide ones, on this device and within its texel-buffer limits.</summary>
+    private bool CanReadTexels(HeadView q, HeadView k, HeadView v, GpuTensor bias, int headDim, DataType type)
+    {
+        var info = _ctx.Info;
+        bool f16 = type == DataType.F16;
+        if (!AllowTexel || headDim % 4 != 0 || !(f16 ? info.UniformTexelRgba16F && info.UniformTexelR16F : info.UniformTexelRgba32F && info.UniformTexelR32F))
+            return false;
+        static bool Q(int x) => (x & 3) == 0;
+        foreach (var h in new[] { q, k, v })
+            if (!Q(h.Offset) || !Q(h.BatchStride) || !Q(h.TokenStride) || !Q(h.HeadStride)) return false;
+        var four = f16 ? Format.R16G16B16A16Sfloat : Format.R32G32B32A32Sfloat;
+        return q.Tensor.Buffer.TexelView(four) is not null && k.Tensor.Buffer.TexelView(four) is not null
+               && v.Tensor.Buffer.TexelView(four) is not null && bias.Buffer.TexelView(f16 ? Format.R16Sfloat : Format.R32Sfloat) is not null;
+    }
+
     internal (int Wg, int Rows, int Bk, int KSplit) ChooseTiles(int nq, int nk, int headDim)
     {
         int maxWg = (int)Math.Min(_ctx.Info.MaxComputeWorkGroupInvocations, _ctx.Info.MaxComputeWorkGroupSize[0]);

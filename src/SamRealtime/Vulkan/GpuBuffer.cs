@@ -90,6 +90,7 @@ internal sealed unsafe class GpuBuffer : IDisposable
             Format.R32G32B32A32Sfloat => (16UL, info.UniformTexelRgba32F),
             Format.R16G16B16A16Sfloat => (8UL, info.UniformTexelRgba16F),
             Format.R32Sfloat => (4UL, info.UniformTexelR32F),
+            Format.R16Sfloat => (2UL, info.UniformTexelR16F),
             _ => (0UL, false),
         };
         ulong texels = texel == 0 ? 0 : Size / texel;

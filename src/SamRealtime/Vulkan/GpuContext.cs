@@ -463,6 +463,7 @@ public sealed unsafe class GpuContext : IDisposable
         for (int i = 0; i < 16; i++) uuid[i] = p.PipelineCacheUuid[i];
         vk.GetPhysicalDeviceFormatProperties(device, Format.R32G32B32A32Sfloat, out var fmt32);
         vk.GetPhysicalDeviceFormatProperties(device, Format.R32Sfloat, out var fmtR32);
+        vk.GetPhysicalDeviceFormatProperties(device, Format.R16Sfloat, out var fmtR16);
         vk.GetPhysicalDeviceFormatProperties(device, Format.R16G16B16A16Sfloat, out var fmt16);
         return new GpuDeviceInfo
         {
@@ -484,6 +485,7 @@ public sealed unsafe class GpuContext : IDisposable
             UniformTexelRgba32F = (fmt32.BufferFeatures & FormatFeatureFlags.UniformTexelBufferBit) != 0,
             UniformTexelRgba16F = (fmt16.BufferFeatures & FormatFeatureFlags.UniformTexelBufferBit) != 0,
             UniformTexelR32F = (fmtR32.BufferFeatures & FormatFeatureFlags.UniformTexelBufferBit) != 0,
+            UniformTexelR16F = (fmtR16.BufferFeatures & FormatFeatureFlags.UniformTexelBufferBit) != 0,
             SubgroupSize = subgroup.SubgroupSize,
             SubgroupArithmetic = (subgroup.SupportedOperations & SubgroupFeatureFlags.ArithmeticBit) != 0
                                  && (subgroup.SupportedStages & ShaderStageFlags.ComputeBit) != 0,

@@ -27,6 +27,7 @@ public sealed record GpuDeviceInfo
     /// <summary>Whether R32F can back a uniform texel buffer: scattered single floats without picking a component out
     /// of a four-wide texel per lane.</summary>
     public bool UniformTexelR32F { get; init; }
+    public bool UniformTexelR16F { get; init; }
     public required uint SubgroupSize { get; init; }
     public required bool SubgroupArithmetic { get; init; }
     public required bool StorageBuffer16Bit { get; init; }

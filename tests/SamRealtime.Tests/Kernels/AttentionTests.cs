@@ -132,14 +132,20 @@ public sealed class AttentionTests(GpuFixture fixture, ITestOutputHelper output)
         {
             using var tbias = bias is null ? null : Ctx.Upload(bias, [bias.Length], type, "bias");
             using var to = Ctx.CreateTensor([batch, nq, heads * dim], type, "out");
-            using (var cs = Ctx.BeginCommands())
+            // Both shaders: Q/K/V and bias as texels (head dims that are multiples of 4), and as storage buffers.
+            foreach (bool texel in new[] { true, false })
             {
-                new Attention(Ctx).Record(cs, H(tq, q), H(tk, k), H(tv, v), HeadView.Dense(to, nq, heads, dim),
-                                          batch, heads, nq, nk, dim, scale, tbias, biasBatch);
-                cs.Submit();
+                var att = new Attention(Ctx) { AllowTexel = texel };
+                using (var cs = Ctx.BeginCommands())
+                {
+                    att.Record(cs, H(tq, q), H(tk, k), H(tv, v), HeadView.Dense(to, nq, heads, dim),
+                               batch, heads, nq, nk, dim, scale, tbias, biasBatch);
+                    cs.Submit();
+                }
+                Assert.Equal(texel && dim % 4 == 0 ? "texel" : "storage", att.LastPath);
+                double atol = fp16 ? 2e-3 : 2e-5, rtol = fp16 ? 2e-3 : 1e-4;
+                Tests.Reference.AssertClose(want, to.Read(), atol, rtol, $"attention {name} ({att.LastPath})");
             }
-            double atol = fp16 ? 2e-3 : 2e-5, rtol = fp16 ? 2e-3 : 1e-4;
-            Tests.Reference.AssertClose(want, to.Read(), atol, rtol, $"attention {name}");
         }
         finally
         {
