@@ -22,10 +22,27 @@ const int XN = (TP - 1) * S + KW;
 #define STORE_V4 vec4
 #endif
 
+#ifdef TEXEL
+// The inputs as four-wide uniform texel buffers: a storage load is a per-lane scalar loop on llvmpipe, a texel fetch
+// one gather of the vec4.
+layout(binding = 0) uniform samplerBuffer xt;
+layout(binding = 1) uniform samplerBuffer wt;
+layout(binding = 2) uniform samplerBuffer biast;
+layout(binding = 3) uniform samplerBuffer rt;
+#define X(i) texelFetch(xt, i)
+#define WT(i) texelFetch(wt, i)
+#define BIAS(i) texelFetch(biast, i)
+#define RES(i) texelFetch(rt, i)
+#else
 layout(std430, binding = 0) readonly buffer BufIn { STORE_V4 x[]; };
 layout(std430, binding = 1) readonly buffer BufW { STORE_V4 w[]; };
 layout(std430, binding = 2) readonly buffer BufBias { STORE_V4 bias[]; };
 layout(std430, binding = 3) readonly buffer BufR { STORE_V4 r[]; };
+#define X(i) vec4(x[i])
+#define WT(i) vec4(w[i])
+#define BIAS(i) vec4(bias[i])
+#define RES(i) vec4(r[i])
+#endif
 layout(std430, binding = 4) writeonly buffer BufOut { STORE_V4 y[]; };
 
 layout(push_constant) uniform P {
@@ -47,7 +64,7 @@ void main()
     const int ix0 = ox0 * S - p.pad;
 
     vec4 wv[KH * KW];
-    [[unroll]] for (int k = 0; k < KH * KW; k++) wv[k] = vec4(w[k * p.C4 + c4]);
+    [[unroll]] for (int k = 0; k < KH * KW; k++) wv[k] = WT(k * p.C4 + c4);
 
     // Columns and rows outside the map read a clamped address and are zeroed by a factor: no per-tap branches.
     int col[XN];
@@ -67,12 +84,12 @@ void main()
         const float rowInside = (iy >= 0 && iy < p.H) ? 1.0 : 0.0;
         const int row = clamp(iy, 0, p.H - 1) * p.W;
         vec4 xs[XN];
-        [[unroll]] for (int i = 0; i < XN; i++) xs[i] = vec4(x[(row + col[i]) * p.C4 + c4]) * (inside[i] * rowInside);
+        [[unroll]] for (int i = 0; i < XN; i++) xs[i] = X((row + col[i]) * p.C4 + c4) * (inside[i] * rowInside);
         [[unroll]] for (int kx = 0; kx < KW; kx++)
             [[unroll]] for (int j = 0; j < TP; j++) acc[j] = fma(wv[ky * KW + kx], xs[j * S + kx], acc[j]);
     }
 
-    const vec4 b = p.hasBias != 0 ? vec4(bias[c4]) : vec4(0.0);
+    const vec4 b = p.hasBias != 0 ? BIAS(c4) : vec4(0.0);
     for (int j = 0; j < TP; j++)
     {
         const int ox = ox0 + j;
@@ -80,7 +97,7 @@ void main()
         const int o = (oy * p.OW + ox) * p.C4 + c4;
         vec4 v = acc[j] + b;
         v = vec4(activate(v.x, p.act), activate(v.y, p.act), activate(v.z, p.act), activate(v.w, p.act));
-        if (p.hasResidual != 0) v += vec4(r[o]);
+        if (p.hasResidual != 0) v += RES(o);
         y[o] = STORE_V4(v);
     }
 }

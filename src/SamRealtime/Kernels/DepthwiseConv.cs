@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SamRealtime.Vulkan;
+using Silk.NET.Vulkan;
 
 namespace SamRealtime.Kernels;
 
@@ -12,6 +13,20 @@ namespace SamRealtime.Kernels;
 internal sealed class DepthwiseConv
 {
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
+    private static readonly KernelLayout TexelLayout32 = new(5, Marshal.SizeOf<Push>(), [4])
+    {
+        TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat), (2, Format.R32G32B32A32Sfloat), (3, Format.R32G32B32A32Sfloat)],
+    };
+    private static readonly KernelLayout TexelLayout16 = new(5, Marshal.SizeOf<Push>(), [4])
+    {
+        TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat), (2, Format.R16G16B16A16Sfloat), (3, Format.R16G16B16A16Sfloat)],
+    };
+
+    /// <summary>False forces the storage-buffer shader (tests compare both).</summary>
+    public bool AllowTexel { get; init; } = true;
+
+    /// <summary>Which shader the last <see cref="Record"/> used ("texel" or "storage"); for tests.</summary>
+    public string LastPath { get; private set; } = "";
     private readonly GpuContext _ctx;
     private readonly int _wg;
 
@@ -70,15 +85,23 @@ internal sealed class DepthwiseConv
         int tp = 8;
         while (tp > 1 && tp / 2 >= ow) tp /= 2;
         int tilesPerRow = (ow + tp - 1) / tp;
-        var k = _ctx.Kernel(type == DataType.F16 ? "dwconv_nhwc_f16" : "dwconv_nhwc", Layout, _wg, tp, kernel, kernel, stride);
+        // Absent inputs are bound to the input buffer (never read): the one-element placeholder holds no texel.
+        var absent = input;
+        bool f16 = type == DataType.F16;
+        var format = f16 ? Format.R16G16B16A16Sfloat : Format.R32G32B32A32Sfloat;
+        bool texel = AllowTexel && (f16 ? _ctx.Info.UniformTexelRgba16F : _ctx.Info.UniformTexelRgba32F)
+                     && new[] { input, weight, bias ?? absent, residual ?? absent }.All(t => t.Buffer.TexelView(format) is not null);
+        LastPath = texel ? "texel" : "storage";
+        var k = _ctx.Kernel((texel ? "dwconv_nhwc_texel" : "dwconv_nhwc") + (f16 ? "_f16" : ""), texel ? f16 ? TexelLayout16 : TexelLayout32 : Layout,
+                            _wg, tp, kernel, kernel, stride);
         var push = new Push
         {
             H = height, W = width, C4 = channels / 4, OH = oh, OW = ow, Pad = padding, TilesPerRow = tilesPerRow,
             HasBias = bias is null ? 0 : 1, Act = (int)act, HasResidual = residual is null ? 0 : 1,
         };
-        var dummy = _ctx.Unused(type);
+        if (!texel) absent = _ctx.Unused(type);
         long invocations = (long)oh * tilesPerRow * (channels / 4);
         cs.Dispatch(k, LinearGrid.Groups(_ctx, name, invocations, _wg), push,
-                    input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, (residual ?? dummy).Buffer, output.Buffer);
+                    input.Buffer, weight.Buffer, (bias ?? absent).Buffer, (residual ?? absent).Buffer, output.Buffer);
     }
 }

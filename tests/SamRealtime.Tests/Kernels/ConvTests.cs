@@ -164,14 +164,20 @@ public sealed class ConvTests(GpuFixture fixture, ITestOutputHelper output) : Gp
         using var tb = bias is null ? null : Ctx.Upload(bias, [c], type, "bias");
         using var tr = res is null ? null : Ctx.Upload(ToNhwc(res, c, oh * ow), [oh * ow, c], type, "res");
         using var ty = Ctx.CreateTensor([oh * ow, c], type, "y");
-        using (var cs = Ctx.BeginCommands())
+        // Both shaders: inputs as texels and as storage buffers.
+        foreach (bool texel in new[] { true, false })
         {
-            new DepthwiseConv(Ctx).Record(cs, tx, tw, tb, ty, h, w, c, k, stride, pad, (Activation)act, tr);
-            cs.Submit();
+            var dw = new DepthwiseConv(Ctx) { AllowTexel = texel };
+            using (var cs = Ctx.BeginCommands())
+            {
+                dw.Record(cs, tx, tw, tb, ty, h, w, c, k, stride, pad, (Activation)act, tr);
+                cs.Submit();
+            }
+            Assert.Equal(texel ? "texel" : "storage", dw.LastPath);
+            double atol = fp16 ? 2e-2 + 1e-3 * k : 1e-5 * k;
+            double rtol = fp16 ? 2e-3 : 1e-5;
+            Tests.Reference.AssertClose(wantNhwc, ty.Read(), atol, rtol, $"dwconv_nhwc c{c} {h}x{w} k{k} s{stride} ({dw.LastPath})");
         }
-        double atol = fp16 ? 2e-2 + 1e-3 * k : 1e-5 * k;
-        double rtol = fp16 ? 2e-3 : 1e-5;
-        Tests.Reference.AssertClose(wantNhwc, ty.Read(), atol, rtol, $"dwconv_nhwc c{c} {h}x{w} k{k} s{stride}");
     }
 
     public static TheoryData<int, int, int, int, int, int, bool, int, bool> ImplicitGemmCases() => new()
