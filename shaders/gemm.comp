@@ -45,6 +45,8 @@ layout(push_constant) uniform P {
     float lnEps;          // LNORM only
 } p;
 
+#define BIAS_AT(i) LD(bias[i])
+#define RES_AT(i) LD(r[i])
 #include "gemm_epilogue.glsl"
 
 void main()

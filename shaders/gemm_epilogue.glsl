@@ -30,9 +30,9 @@ void store_result(int batch, int m, int row, int n, float acc)
         row += (d >> 1) * (2 * p.d2sW) + (d & 1);
     }
     float v = p.alpha * acc;
-    if (p.biasMode == 1) v += LD(bias[batch * p.biasBatch + col]);
-    else if (p.biasMode == 2) v += LD(bias[batch * p.biasBatch + m]);
-    float res = p.hasResidual != 0 ? LD(r[p.rOff + batch * p.rBatch + row * p.cM + col * p.cN]) : 0.0;
+    if (p.biasMode == 1) v += BIAS_AT(batch * p.biasBatch + col);
+    else if (p.biasMode == 2) v += BIAS_AT(batch * p.biasBatch + m);
+    float res = p.hasResidual != 0 ? RES_AT(p.rOff + batch * p.rBatch + row * p.cM + col * p.cN) : 0.0;
     v = p.hasResidual == 2 ? activate(v + res, p.act) : activate(v, p.act) + res;
     c[p.cOff + batch * p.cBatch + row * p.cM + col * p.cN] = ST(v);
 }

@@ -31,8 +31,12 @@ layout(constant_id = 8) const int AGATHER = 0;
 
 layout(binding = 0) uniform samplerBuffer texA;
 layout(binding = 1) uniform samplerBuffer texB;
-layout(std430, binding = 2) readonly buffer BufBias { STORE_T bias[]; };
-layout(std430, binding = 3) readonly buffer BufR { STORE_T r[]; };
+// Bias and residual as one-wide texels: the epilogue reads them per output element, where a storage load would be
+// a per-lane scalar loop on llvmpipe.
+layout(binding = 2) uniform samplerBuffer biasT;
+layout(binding = 3) uniform samplerBuffer resT;
+#define BIAS_AT(i) texelFetch(biasT, i).x
+#define RES_AT(i) texelFetch(resT, i).x
 layout(std430, binding = 4) writeonly buffer BufC { STORE_T c[]; };
 // LNORM: [taps·N] column sums of B, then [taps·N] β·W, fp32 whatever the storage type (the subtraction of
 // (μ − s)·colsum is where a rounded table would show).

@@ -32,9 +32,9 @@ internal sealed class Gemm
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(6, Marshal.SizeOf<Push>(), [4]);
     private static readonly KernelLayout TexelLayout32 = new(6, Marshal.SizeOf<Push>(), [4])
-        { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat)] };
+        { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat), (2, Format.R32Sfloat), (3, Format.R32Sfloat)] };
     private static readonly KernelLayout TexelLayout16 = new(6, Marshal.SizeOf<Push>(), [4])
-        { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat)] };
+        { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat), (2, Format.R16Sfloat), (3, Format.R16Sfloat)] };
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Push
@@ -143,7 +143,7 @@ internal sealed class Gemm
             r.Check(name, "residual", batch, cRows, cCols);
         }
 
-        int bMode = TexelMode(m, n, k, a, b, batch);
+        int bMode = TexelMode(m, n, k, a, b, batch, bias, residual?.Tensor);
         // The LayerNorm prologue reads B as columns of the folded weight; B along N (mode 1) has no such path.
         if (norm is not null && bMode == 1) bMode = -1;
         // An unfolded B is gathered per element: only the storage shader reads it.
@@ -181,7 +181,8 @@ internal sealed class Gemm
             LnEps = norm?.Eps ?? 0f,
             ConvH = unfoldB?.H ?? 0, ConvW = unfoldB?.W ?? 0, ConvC = unfoldB?.Channels ?? 0, ConvPad = unfoldB?.Pad ?? 0,
         };
-        var dummy = _ctx.Unused(type);
+        // The texel shader reads absent inputs from A's buffer (never, in fact): the one-element placeholder holds no texel.
+        var dummy = bMode >= 0 ? a.Tensor : _ctx.Unused(type);
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernel, (gx, gy, (uint)batch), push,
@@ -257,7 +258,7 @@ internal sealed class Gemm
         var info = _ctx.Info;
         if (!AllowTexel || inChannels % 4 != 0 || !(type == DataType.F32 ? info.UniformTexelRgba32F : info.UniformTexelRgba16F)) return false;
         var format = type == DataType.F32 ? Format.R32G32B32A32Sfloat : Format.R16G16B16A16Sfloat;
-        return input.Buffer.TexelView(format) is not null && weight.Buffer.TexelView(format) is not null;
+        return input.Buffer.TexelView(format) is not null && weight.Buffer.TexelView(format) is not null && OneWide(input);
     }
 
     /// <summary>
@@ -276,7 +277,7 @@ internal sealed class Gemm
             || height + 2 * padding < kernel || width + 2 * padding < kernel)
             throw new ShapeException($"{name}: {height}x{width}x{inChannels} -> {outChannels}, kernel {kernel}, stride {stride}, " +
                                      $"padding {padding}: sizes must be positive and the kernel fit the padded input.");
-        if (!CanRecordConv(input, weight, inChannels))
+        if (!CanRecordConv(input, weight, inChannels) || (bias is not null && !OneWide(bias)))
             throw new ShapeException($"{name}: needs Cin ({inChannels}) a multiple of 4 and the input and weight as texel buffers on this device.");
         int oh = Conv2d.OutputSize(height, kernel, stride, padding), ow = Conv2d.OutputSize(width, kernel, stride, padding);
         int m = oh * ow, k = kernel * kernel * inChannels, n = outChannels;
@@ -307,7 +308,8 @@ internal sealed class Gemm
             ConvH = height, ConvW = width, ConvC = inChannels / 4, ConvPad = padding,
             LnEps = norm?.Eps ?? 0f,
         };
-        var dummy = _ctx.Unused(type);
+        // Absent inputs read from the input's buffer (never, in fact): the one-element placeholder holds no texel.
+        var dummy = input;
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernelObj, (gx, gy, 1u), push, input.Buffer, weight.Buffer, (bias ?? dummy).Buffer, dummy.Buffer, output.Buffer,
@@ -322,7 +324,12 @@ internal sealed class Gemm
 
     /// <summary>The gemm_texel B mode (0: B contiguous along K, 1: along N) when this call can read A and B as vec4
     /// texels, else -1 (the storage-buffer shader handles it).</summary>
-    private int TexelMode(int m, int n, int k, StridedView a, StridedView b, int batch)
+    /// <summary>Whether the texel shader can read <paramref name="t"/> as one-wide texels (its bias and residual).</summary>
+    private bool OneWide(GpuTensor t) =>
+        t.Type == DataType.F32 ? _ctx.Info.UniformTexelR32F && t.Buffer.TexelView(Format.R32Sfloat) is not null
+                               : _ctx.Info.UniformTexelR16F && t.Buffer.TexelView(Format.R16Sfloat) is not null;
+
+    private int TexelMode(int m, int n, int k, StridedView a, StridedView b, int batch, GpuTensor? bias, GpuTensor? residual)
     {
         var info = _ctx.Info;
         var type = a.Tensor.Type;
@@ -335,8 +342,10 @@ internal sealed class Gemm
         else if (b.ColStride == 1 && Q(n) && Q(b.RowStride)) mode = 1;
         else return -1;
         var format = type == DataType.F32 ? Format.R32G32B32A32Sfloat : Format.R16G16B16A16Sfloat;
-        // A view covers the whole buffer; null when it would exceed maxTexelBufferElements.
+        // A view covers the whole buffer; null when it would exceed maxTexelBufferElements. A's buffer also stands in
+        // for an absent bias or residual.
         if (a.Tensor.Buffer.TexelView(format) is null || b.Tensor.Buffer.TexelView(format) is null) return -1;
+        if (!OneWide(a.Tensor) || (bias is not null && !OneWide(bias)) || (residual is not null && !OneWide(residual))) return -1;
         return mode;
     }
 
