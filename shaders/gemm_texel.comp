@@ -40,7 +40,8 @@ layout(binding = 3) uniform samplerBuffer resT;
 layout(std430, binding = 4) writeonly buffer BufC { STORE_T c[]; };
 // LNORM: [taps·N] column sums of B, then [taps·N] β·W, fp32 whatever the storage type (the subtraction of
 // (μ − s)·colsum is where a rounded table would show).
-layout(std430, binding = 5) readonly buffer BufLn { float lnTab[]; };
+layout(binding = 5) uniform samplerBuffer lnTabT;   // R32F texels, read per output element like the bias
+#define LN_TAB(i) texelFetch(lnTabT, i).x
 
 layout(push_constant) uniform P {
     int M, N, K;
@@ -145,7 +146,7 @@ void main()
                 for (int j = 0; j < TN; j++)
                 {
                     int n = min(n0 + j, p.N - 1);
-                    acc[i][j] = st.y * (acc[i][j] - st.x * lnTab[n]) + lnTab[p.N + n];
+                    acc[i][j] = st.y * (acc[i][j] - st.x * LN_TAB(n)) + LN_TAB(p.N + n);
                 }
             }
     }
@@ -235,7 +236,7 @@ void main()
                     for (int j = 0; j < TN; j++)
                     {
                         int t = tap * p.N + min(n0 + j, p.N - 1);
-                        acc[i][j] += inside[i] * (st.y * (tacc[i][j] - st.x * lnTab[t]) + lnTab[KS * KS * p.N + t]);
+                        acc[i][j] += inside[i] * (st.y * (tacc[i][j] - st.x * LN_TAB(t)) + LN_TAB(KS * KS * p.N + t));
                     }
                 }
             }

@@ -32,9 +32,9 @@ internal sealed class Gemm
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(6, Marshal.SizeOf<Push>(), [4]);
     private static readonly KernelLayout TexelLayout32 = new(6, Marshal.SizeOf<Push>(), [4])
-        { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat), (2, Format.R32Sfloat), (3, Format.R32Sfloat)] };
+        { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat), (2, Format.R32Sfloat), (3, Format.R32Sfloat), (5, Format.R32Sfloat)] };
     private static readonly KernelLayout TexelLayout16 = new(6, Marshal.SizeOf<Push>(), [4])
-        { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat), (2, Format.R16Sfloat), (3, Format.R16Sfloat)] };
+        { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat), (2, Format.R16Sfloat), (3, Format.R16Sfloat), (5, Format.R32Sfloat)] };
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Push
@@ -145,7 +145,7 @@ internal sealed class Gemm
 
         int bMode = TexelMode(m, n, k, a, b, batch, bias, residual?.Tensor);
         // The LayerNorm prologue reads B as columns of the folded weight; B along N (mode 1) has no such path.
-        if (norm is not null && bMode == 1) bMode = -1;
+        if (norm is not null && (bMode == 1 || !OneWide(norm.Table))) bMode = -1;
         // An unfolded B is gathered per element: only the storage shader reads it.
         if (unfoldB is not null) bMode = -1;
         int lnorm = norm is null ? 0 : 1, gather = gatherRows is null ? 0 : 1;
@@ -277,7 +277,7 @@ internal sealed class Gemm
             || height + 2 * padding < kernel || width + 2 * padding < kernel)
             throw new ShapeException($"{name}: {height}x{width}x{inChannels} -> {outChannels}, kernel {kernel}, stride {stride}, " +
                                      $"padding {padding}: sizes must be positive and the kernel fit the padded input.");
-        if (!CanRecordConv(input, weight, inChannels) || (bias is not null && !OneWide(bias)))
+        if (!CanRecordConv(input, weight, inChannels) || (bias is not null && !OneWide(bias)) || (norm is not null && !OneWide(norm.Table)))
             throw new ShapeException($"{name}: needs Cin ({inChannels}) a multiple of 4 and the input and weight as texel buffers on this device.");
         int oh = Conv2d.OutputSize(height, kernel, stride, padding), ow = Conv2d.OutputSize(width, kernel, stride, padding);
         int m = oh * ow, k = kernel * kernel * inChannels, n = outChannels;
