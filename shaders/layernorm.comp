@@ -16,12 +16,26 @@ layout(local_size_x_id = 0) in;
 #define STORE_V4 vec4
 #endif
 
+#ifdef TEXEL
+// C % 4 == 0 only (LayerNorm.cs): x, gamma and beta as four-wide uniform texel buffers, since a storage load is a
+// per-lane scalar loop on llvmpipe and a texel fetch one gather.
+layout(binding = 0) uniform samplerBuffer xt;
+layout(binding = 1) uniform samplerBuffer gammat;
+layout(binding = 2) uniform samplerBuffer betat;
+#define X4(i) texelFetch(xt, int(i))
+#define GAMMA4(i) texelFetch(gammat, int(i))
+#define BETA4(i) texelFetch(betat, int(i))
+#else
 layout(std430, binding = 0) readonly buffer BufX { STORE_T x[]; };
 layout(std430, binding = 0) readonly buffer BufX4 { STORE_V4 x4[]; };
 layout(std430, binding = 1) readonly buffer BufG { STORE_T gamma[]; };
 layout(std430, binding = 1) readonly buffer BufG4 { STORE_V4 gamma4[]; };
 layout(std430, binding = 2) readonly buffer BufB { STORE_T beta[]; };
 layout(std430, binding = 2) readonly buffer BufB4 { STORE_V4 beta4[]; };
+#define X4(i) vec4(x4[i])
+#define GAMMA4(i) vec4(gamma4[i])
+#define BETA4(i) vec4(beta4[i])
+#endif
 layout(std430, binding = 3) writeonly buffer BufY { STORE_T y[]; };
 layout(std430, binding = 3) writeonly buffer BufY4 { STORE_V4 y4[]; };
 
@@ -47,7 +61,11 @@ void main()
         int t = window_row(int(row), p.H, p.W, p.ws);
         if (t < 0)
         {
+#ifdef TEXEL
+            for (uint j = 0u; j < p.C >> 2; j++) y4[row * (p.C >> 2) + j] = STORE_V4(BETA4(j));
+#else
             for (uint j = 0u; j < p.C; j++) y[row * p.C + j] = beta[j];
+#endif
             return;
         }
         src = uint(t);
@@ -57,16 +75,16 @@ void main()
     {
         uint c4 = p.C >> 2;
         uint base = src * c4, out4 = row * c4;
-        float K = LD(x4[base].x);
+        float K = X4(base).x;
         vec4 s = vec4(0.0);
-        for (uint j = 0u; j < c4; j++) s += vec4(x4[base + j]) - K;
+        for (uint j = 0u; j < c4; j++) s += X4(base + j) - K;
         float m = (s.x + s.y + s.z + s.w) * invC;
         vec4 q = vec4(0.0);
-        for (uint j = 0u; j < c4; j++) { vec4 d = (vec4(x4[base + j]) - K) - m; q = fma(d, d, q); }
+        for (uint j = 0u; j < c4; j++) { vec4 d = (X4(base + j) - K) - m; q = fma(d, d, q); }
         float rstd = inversesqrt((q.x + q.y + q.z + q.w) * invC + p.eps);
         for (uint j = 0u; j < c4; j++)
         {
-            vec4 v = ((vec4(x4[base + j]) - K) - m) * rstd * vec4(gamma4[j]) + vec4(beta4[j]);
+            vec4 v = ((X4(base + j) - K) - m) * rstd * GAMMA4(j) + BETA4(j);
             if (p.act != 0) v = vec4(activate(v.x, p.act), activate(v.y, p.act), activate(v.z, p.act), activate(v.w, p.act));
             if (p.transposed != 0)
                 for (uint e = 0u; e < 4u; e++) y[(4u * j + e) * p.rows + row] = ST(v[e]);
@@ -76,6 +94,7 @@ void main()
         return;
     }
 
+#ifndef TEXEL
     uint base = src * p.C, outBase = row * p.C;
     float K = LD(x[base]);
     float s = 0.0;
@@ -87,4 +106,5 @@ void main()
     for (uint j = 0u; j < p.C; j++)
         y[p.transposed != 0 ? j * p.rows + row : outBase + j] =
             ST(activate(((LD(x[base + j]) - K) - m) * rstd * LD(gamma[j]) + LD(beta[j]), p.act));
+#endif
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SamRealtime.Vulkan;
+using Silk.NET.Vulkan;
 
 namespace SamRealtime.Kernels;
 
@@ -11,6 +12,16 @@ namespace SamRealtime.Kernels;
 internal sealed class LayerNorm
 {
     private static readonly KernelLayout Layout = new(4, Marshal.SizeOf<Push>(), [3]);
+    private static readonly KernelLayout TexelLayout32 = new(4, Marshal.SizeOf<Push>(), [3])
+        { TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat), (2, Format.R32G32B32A32Sfloat)] };
+    private static readonly KernelLayout TexelLayout16 = new(4, Marshal.SizeOf<Push>(), [3])
+        { TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat), (2, Format.R16G16B16A16Sfloat)] };
+
+    /// <summary>False forces the storage-buffer shader (tests compare both).</summary>
+    public bool AllowTexel { get; init; } = true;
+
+    /// <summary>Which shader the last call used ("texel" or "storage"); for tests.</summary>
+    public string LastPath { get; private set; } = "";
     private readonly GpuContext _ctx;
     private readonly int _wg;
 
@@ -63,7 +74,12 @@ internal sealed class LayerNorm
         LinearGrid.CheckLength(name, "beta", beta, channels, type);
         LinearGrid.CheckNotAliased(name, output, ("input", input), ("gamma", gamma), ("beta", beta));
 
-        var kernel = _ctx.Kernel(type == DataType.F16 ? "layernorm_f16" : "layernorm", Layout, _wg);
+        bool f16 = type == DataType.F16;
+        var format = f16 ? Format.R16G16B16A16Sfloat : Format.R32G32B32A32Sfloat;
+        bool texel = AllowTexel && channels % 4 == 0 && (f16 ? _ctx.Info.UniformTexelRgba16F : _ctx.Info.UniformTexelRgba32F)
+                     && input.Buffer.TexelView(format) is not null && gamma.Buffer.TexelView(format) is not null && beta.Buffer.TexelView(format) is not null;
+        LastPath = texel ? "texel" : "storage";
+        var kernel = _ctx.Kernel((texel ? "layernorm_texel" : "layernorm") + (f16 ? "_f16" : ""), texel ? f16 ? TexelLayout16 : TexelLayout32 : Layout, _wg);
         var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps, H = grid?.H ?? 0, W = grid?.W ?? 0, Ws = grid?.Ws ?? 0, Act = (int)act,
                            Transposed = transposed ? 1 : 0 };
         cs.Dispatch(kernel, LinearGrid.Groups(_ctx, name, rows, _wg), push,
