@@ -135,7 +135,7 @@ internal sealed class Attention
 
         var (wg, rows, bk, ksplit) = ChooseTiles(nq, nk, headDim);
         var dummy = _ctx.Unused(type);
-        bool texel = CanReadTexels(q, k, v, bias ?? dummy, headDim, type);
+        bool texel = CanReadTexels(q, k, v, bias ?? dummy, headDim);
         LastPath = texel ? "texel" : "storage";
         string shader = (texel ? "attention_texel" : "attention") + (type == DataType.F16 ? "_f16" : "");
         var kernel = _ctx.Kernel(shader, texel ? type == DataType.F16 ? TexelLayout16 : TexelLayout32 : Layout, wg, headDim, rows, bk, ksplit);
@@ -156,25 +156,19 @@ internal sealed class Attention
                     q.Tensor.Buffer, k.Tensor.Buffer, v.Tensor.Buffer, (bias ?? dummy).Buffer, output.Tensor.Buffer);
     }
 
+    /// <summary>Whether Q, K and V can be read as four-wide texels (head dim, offsets and strides multiples of 4) and
+    /// the bias as one-wide ones, on this device and within its texel-buffer limits.</summary>
+    private bool CanReadTexels(HeadView q, HeadView k, HeadView v, GpuTensor bias, int headDim)
+    {
+        static bool Q(int x) => (x & 3) == 0;
+        return AllowTexel && headDim % 4 == 0
+               && new[] { q, k, v }.All(h => Q(h.Offset) && Q(h.BatchStride) && Q(h.TokenStride) && Q(h.HeadStride) && h.Tensor.HasTexelView(true))
+               && bias.HasTexelView(false);
+    }
+
     /// <summary>Workgroup size, query rows per invocation, keys per softmax block and key split (1 or the workgroup
     /// size). Tuned on lavapipe, where a K/V load costs several FMAs even when every lane reads the same address:
     /// lanes = one subgroup, and as many rows per invocation as registers allow, sharing each load.</summary>
-    /// <summary>Whether Q, K and V can be read as four-wide texels (head dim, offsets and strides multiples of 4) and
-    /// the bias as one-wide ones, on this device and within its texel-buffer limits.</summary>
-    private bool CanReadTexels(HeadView q, HeadView k, HeadView v, GpuTensor bias, int headDim, DataType type)
-    {
-        var info = _ctx.Info;
-        bool f16 = type == DataType.F16;
-        if (!AllowTexel || headDim % 4 != 0 || !(f16 ? info.UniformTexelRgba16F && info.UniformTexelR16F : info.UniformTexelRgba32F && info.UniformTexelR32F))
-            return false;
-        static bool Q(int x) => (x & 3) == 0;
-        foreach (var h in new[] { q, k, v })
-            if (!Q(h.Offset) || !Q(h.BatchStride) || !Q(h.TokenStride) || !Q(h.HeadStride)) return false;
-        var four = f16 ? Format.R16G16B16A16Sfloat : Format.R32G32B32A32Sfloat;
-        return q.Tensor.Buffer.TexelView(four) is not null && k.Tensor.Buffer.TexelView(four) is not null
-               && v.Tensor.Buffer.TexelView(four) is not null && bias.Buffer.TexelView(f16 ? Format.R16Sfloat : Format.R32Sfloat) is not null;
-    }
-
     internal (int Wg, int Rows, int Bk, int KSplit) ChooseTiles(int nq, int nk, int headDim)
     {
         int maxWg = (int)Math.Min(_ctx.Info.MaxComputeWorkGroupInvocations, _ctx.Info.MaxComputeWorkGroupSize[0]);

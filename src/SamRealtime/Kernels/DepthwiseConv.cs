@@ -88,9 +88,7 @@ internal sealed class DepthwiseConv
         // Absent inputs are bound to the input buffer (never read): the one-element placeholder holds no texel.
         var absent = input;
         bool f16 = type == DataType.F16;
-        var format = f16 ? Format.R16G16B16A16Sfloat : Format.R32G32B32A32Sfloat;
-        bool texel = AllowTexel && (f16 ? _ctx.Info.UniformTexelRgba16F : _ctx.Info.UniformTexelRgba32F)
-                     && new[] { input, weight, bias ?? absent, residual ?? absent }.All(t => t.Buffer.TexelView(format) is not null);
+        bool texel = AllowTexel && new[] { input, weight, bias ?? absent, residual ?? absent }.All(t => t.HasTexelView(true));
         LastPath = texel ? "texel" : "storage";
         var k = _ctx.Kernel((texel ? "dwconv_nhwc_texel" : "dwconv_nhwc") + (f16 ? "_f16" : ""), texel ? f16 ? TexelLayout16 : TexelLayout32 : Layout,
                             _wg, tp, kernel, kernel, stride);
@@ -99,7 +97,6 @@ internal sealed class DepthwiseConv
             H = height, W = width, C4 = channels / 4, OH = oh, OW = ow, Pad = padding, TilesPerRow = tilesPerRow,
             HasBias = bias is null ? 0 : 1, Act = (int)act, HasResidual = residual is null ? 0 : 1,
         };
-        if (!texel) absent = _ctx.Unused(type);
         long invocations = (long)oh * tilesPerRow * (channels / 4);
         cs.Dispatch(k, LinearGrid.Groups(_ctx, name, invocations, _wg), push,
                     input.Buffer, weight.Buffer, (bias ?? absent).Buffer, (residual ?? absent).Buffer, output.Buffer);

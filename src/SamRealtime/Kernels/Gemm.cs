@@ -181,8 +181,8 @@ internal sealed class Gemm
             LnEps = norm?.Eps ?? 0f,
             ConvH = unfoldB?.H ?? 0, ConvW = unfoldB?.W ?? 0, ConvC = unfoldB?.Channels ?? 0, ConvPad = unfoldB?.Pad ?? 0,
         };
-        // The texel shader reads absent inputs from A's buffer (never, in fact): the one-element placeholder holds no texel.
-        var dummy = bMode >= 0 ? a.Tensor : _ctx.Unused(type);
+        // Absent inputs are bound to A's buffer (never read): the one-element placeholder holds no texel.
+        var dummy = a.Tensor;
         uint gx = (uint)((n + wx * tn - 1) / (wx * tn));
         uint gy = (uint)((m + wy * tm - 1) / (wy * tm));
         cs.Dispatch(kernel, (gx, gy, (uint)batch), push,
@@ -257,8 +257,7 @@ internal sealed class Gemm
         var type = input.Type;
         var info = _ctx.Info;
         if (!AllowTexel || inChannels % 4 != 0 || !(type == DataType.F32 ? info.UniformTexelRgba32F : info.UniformTexelRgba16F)) return false;
-        var format = type == DataType.F32 ? Format.R32G32B32A32Sfloat : Format.R16G16B16A16Sfloat;
-        return input.Buffer.TexelView(format) is not null && weight.Buffer.TexelView(format) is not null && OneWide(input);
+        return input.HasTexelView(true) && weight.HasTexelView(true) && OneWide(input);
     }
 
     /// <summary>
@@ -322,13 +321,11 @@ internal sealed class Gemm
     /// <summary>Which shader the last <see cref="Record"/> used ("storage", "texel-bk" or "texel-bn"); for tests and benchmarks.</summary>
     public string LastPath { get; private set; } = "";
 
+    /// <summary>Whether the texel shader can read <paramref name="t"/> as one-wide texels (its bias and residual).</summary>
+    private static bool OneWide(GpuTensor t) => t.HasTexelView(false);
+
     /// <summary>The gemm_texel B mode (0: B contiguous along K, 1: along N) when this call can read A and B as vec4
     /// texels, else -1 (the storage-buffer shader handles it).</summary>
-    /// <summary>Whether the texel shader can read <paramref name="t"/> as one-wide texels (its bias and residual).</summary>
-    private bool OneWide(GpuTensor t) =>
-        t.Type == DataType.F32 ? _ctx.Info.UniformTexelR32F && t.Buffer.TexelView(Format.R32Sfloat) is not null
-                               : _ctx.Info.UniformTexelR16F && t.Buffer.TexelView(Format.R16Sfloat) is not null;
-
     private int TexelMode(int m, int n, int k, StridedView a, StridedView b, int batch, GpuTensor? bias, GpuTensor? residual)
     {
         var info = _ctx.Info;
@@ -341,10 +338,9 @@ internal sealed class Gemm
         if (b.RowStride == 1 && (n == 1 || Q(b.ColStride))) mode = 0;
         else if (b.ColStride == 1 && Q(n) && Q(b.RowStride)) mode = 1;
         else return -1;
-        var format = type == DataType.F32 ? Format.R32G32B32A32Sfloat : Format.R16G16B16A16Sfloat;
-        // A view covers the whole buffer; null when it would exceed maxTexelBufferElements. A's buffer also stands in
+        // A view covers the whole buffer; none when it would exceed maxTexelBufferElements. A's buffer also stands in
         // for an absent bias or residual.
-        if (a.Tensor.Buffer.TexelView(format) is null || b.Tensor.Buffer.TexelView(format) is null) return -1;
+        if (!a.Tensor.HasTexelView(true) || !b.Tensor.HasTexelView(true)) return -1;
         if (!OneWide(a.Tensor) || (bias is not null && !OneWide(bias)) || (residual is not null && !OneWide(residual))) return -1;
         return mode;
     }

@@ -75,9 +75,7 @@ internal sealed class LayerNorm
         LinearGrid.CheckNotAliased(name, output, ("input", input), ("gamma", gamma), ("beta", beta));
 
         bool f16 = type == DataType.F16;
-        var format = f16 ? Format.R16G16B16A16Sfloat : Format.R32G32B32A32Sfloat;
-        bool texel = AllowTexel && channels % 4 == 0 && (f16 ? _ctx.Info.UniformTexelRgba16F : _ctx.Info.UniformTexelRgba32F)
-                     && input.Buffer.TexelView(format) is not null && gamma.Buffer.TexelView(format) is not null && beta.Buffer.TexelView(format) is not null;
+        bool texel = AllowTexel && channels % 4 == 0 && new[] { input, gamma, beta }.All(t => t.HasTexelView(true));
         LastPath = texel ? "texel" : "storage";
         var kernel = _ctx.Kernel((texel ? "layernorm_texel" : "layernorm") + (f16 ? "_f16" : ""), texel ? f16 ? TexelLayout16 : TexelLayout32 : Layout, _wg);
         var push = new Push { Rows = (uint)rows, C = (uint)channels, Eps = eps, H = grid?.H ?? 0, W = grid?.W ?? 0, Ws = grid?.Ws ?? 0, Act = (int)act,

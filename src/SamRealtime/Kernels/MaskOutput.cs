@@ -172,7 +172,7 @@ internal sealed class MaskOutput
                     source, labels.Buffer, scores.Buffer, packed);
     }
 
-    private bool Texel(GpuBuffer source) => AllowTexel && _ctx.Info.UniformTexelR32F && source.TexelView(Format.R32Sfloat) is not null;
+    private bool Texel(GpuBuffer source) => AllowTexel && source.TexelView(Format.R32Sfloat) is not null;
 
     /// <summary>Bytes of the separable render's rows for <paramref name="planes"/> planes at <paramref name="width"/>
     /// ([planes, 256, width] fp32), or 0 when they would exceed the render's memory budget or one storage buffer:

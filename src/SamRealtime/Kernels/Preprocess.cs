@@ -90,6 +90,17 @@ internal sealed class Preprocess : IDisposable
                     pixels, table.Buffer, output.Buffer);
     }
 
+    /// <summary>An RGB0 channels-last image [size·size, 4] as RGB planes [3, size, size] (what ONNX Runtime's encoder
+    /// is fed; tools and tests).</summary>
+    public static float[] Rgb0ToPlanes(ReadOnlySpan<float> rgb0)
+    {
+        int plane = rgb0.Length / 4;
+        var planes = new float[3 * plane];
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < plane; i++) planes[c * plane + i] = rgb0[4 * i + c];
+        return planes;
+    }
+
     private Table GetTable(int width, int height, int size, int newW, int newH)
     {
         lock (_tables)

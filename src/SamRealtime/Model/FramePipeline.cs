@@ -55,12 +55,7 @@ internal sealed class FramePipeline : IDisposable
     public float[] ReadInput()
     {
         var v = _input.Read();
-        if (_input.Rank != 2) return v;
-        int plane = v.Length / 4;
-        var nchw = new float[3 * plane];
-        for (int c = 0; c < 3; c++)
-            for (int i = 0; i < plane; i++) nchw[c * plane + i] = v[4 * i + c];
-        return nchw;
+        return _input.Rank == 2 ? Preprocess.Rgb0ToPlanes(v) : v;
     }
 
     public static int BytesPerPixel(PixelFormat format) => format is PixelFormat.Rgb8 or PixelFormat.Bgr8 ? 3 : 4;

@@ -130,14 +130,15 @@ internal sealed class MaskDecoder : IDisposable
         // Image side K [kb, 4096, 256], kb = 1 (shared) or batch.
         GpuTensor K;
         int kb;
+        // A mask prompt makes the image side prompt-specific from the start.
+        var side = masks is null ? imageSide : null;
         if (masks is null)
         {
-            K = imageSide?.Keys ?? NoMaskKeys(cs, embedding, _w.Scratch("dec.k0", Pix, D));
+            K = side?.Keys ?? NoMaskKeys(cs, embedding, _w.Scratch("dec.k0", Pix, D));
             kb = 1;
         }
         else
         {
-            imageSide = null;
             var dense = Downscale(cs, masks, batch);
             var sum = _w.Scratch("dec.densesum", batch, D, Pix);
             _k.Elementwise.AddBroadcast(cs, dense, embedding, sum, (long)batch * D * Pix, (long)D * Pix);
@@ -164,7 +165,7 @@ internal sealed class MaskDecoder : IDisposable
             // 2. token → image
             var qpe2 = AddQpe(cs, q1, tokens, batch * T, tag + ".qpe2");
             var t2i = _w.Scratch(tag + ".t2i", batch, T, D);
-            var first = layer == 0 ? imageSide : null;
+            var first = layer == 0 ? side : null;
             AttendImage(cs, L.CrossTokenToImage, qpe2, K, kb, _peKeys[layer], batch, T, t2i, q1, tag + ".t2i", first?.KeysValues);
             var q2 = Norm(cs, L.Norm2, t2i, batch * T, tag + ".q2");
             // 3. MLP

@@ -314,20 +314,16 @@ public sealed class SamModel : IDisposable
         {
             var chosen = _pipeline.Buffers.RentTensor(cs, [rows, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "predict.chosen");
             var iou = _pipeline.Buffers.RentTensor(cs, [rows], DataType.F32, "predict.scores");
+            ReadBack results;
             try
             {
                 if (side is null && inputs.Any(x => x.DenseKind == 0)) side = made = _decoder.RecordImageSide(cs, image.Tensor);
                 _pipeline.Decode(cs, image.Tensor, inputs, chosen, iou, multimask, imageSide: side);
-            }
-            catch
-            {
-                made?.Dispose();
-                throw;
-            }
-            var packed = _pipeline.Render(cs, chosen, iou, null, rows, 1, width, height);
-            var results = _pipeline.ReadResults(cs, (iou.Buffer, (ulong)rows * 4), (chosen.Buffer, (ulong)rows * FramePipeline.Plane * 4),
+                var packed = _pipeline.Render(cs, chosen, iou, null, rows, 1, width, height);
+                results = _pipeline.ReadResults(cs, (iou.Buffer, (ulong)rows * 4), (chosen.Buffer, (ulong)rows * FramePipeline.Plane * 4),
                                                 (packed, (ulong)rows * maskBytes));
-            try { cs.Submit(); }
+                cs.Submit();
+            }
             catch
             {
                 made?.Dispose();

@@ -57,6 +57,19 @@ internal sealed class GpuTensor : IDisposable
     }
 
     public int Rank => Shape.Length;
+
+    /// <summary>The texel format of this tensor's storage type, four-wide (vec4) or one-wide.</summary>
+    public static Silk.NET.Vulkan.Format TexelFormat(DataType type, bool fourWide) => (type, fourWide) switch
+    {
+        (DataType.F32, true) => Silk.NET.Vulkan.Format.R32G32B32A32Sfloat,
+        (DataType.F32, false) => Silk.NET.Vulkan.Format.R32Sfloat,
+        (_, true) => Silk.NET.Vulkan.Format.R16G16B16A16Sfloat,
+        _ => Silk.NET.Vulkan.Format.R16Sfloat,
+    };
+
+    /// <summary>Whether a shader can read this tensor's buffer as uniform texels of its storage type (the device
+    /// supports the format and the buffer fits its texel-buffer limits; <see cref="GpuBuffer.TexelView"/>).</summary>
+    public bool HasTexelView(bool fourWide) => Buffer.TexelView(TexelFormat(Type, fourWide)) is not null;
     public int Dim(int i) => Shape[i < 0 ? Shape.Length + i : i];
     public string ShapeText => "[" + string.Join("x", Shape) + "]";
 

@@ -171,7 +171,7 @@ public sealed class PreprocessTests(GpuFixture fixture, ITestOutputHelper output
         {
             int plane = size * size;
             for (int i = 0; i < plane; i++) Assert.Equal(0f, got[4 * i + 3]);
-            got = Enumerable.Range(0, 3 * plane).Select(i => got[4 * (i % plane) + i / plane]).ToArray();
+            got = Preprocess.Rgb0ToPlanes(got);
         }
         Tests.Reference.AssertClose(want, got, fp16 ? 2e-3 : 1e-4, 0, $"preprocess {w}x{h} {format}");
     }

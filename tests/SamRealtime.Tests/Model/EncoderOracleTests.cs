@@ -42,11 +42,7 @@ public sealed class EncoderOracleTests(GpuFixture fixture, ITestOutputHelper out
         var ours = embedding.Read();
         var x = input.Read();
         output.WriteLine($"input {input.ShapeText}");
-        if (input.Rank == 2)
-        {
-            int plane = x.Length / 4;
-            x = Enumerable.Range(0, 3 * plane).Select(i => x[4 * (i % plane) + i / plane]).ToArray();
-        }
+        if (input.Rank == 2) x = Preprocess.Rgb0ToPlanes(x);
 
         using var session = new InferenceSession(ModelFiles.Encoder, new SessionOptions { IntraOpNumThreads = 2 });
         var tensor = new DenseTensor<float>(x, [1, 3, 1024, 1024]);
