@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using SamRealtime.Vulkan;
-using Silk.NET.Vulkan;
 
 namespace SamRealtime.Kernels;
 
@@ -59,14 +58,9 @@ internal sealed class Attention
 
     private readonly GpuContext _ctx;
     private static readonly KernelLayout Layout = new(5, Marshal.SizeOf<Push>(), [4]);
-    private static readonly KernelLayout TexelLayout32 = new(5, Marshal.SizeOf<Push>(), [4])
-    {
-        TexelBindings = [(0, Format.R32G32B32A32Sfloat), (1, Format.R32G32B32A32Sfloat), (2, Format.R32G32B32A32Sfloat), (3, Format.R32Sfloat)],
-    };
-    private static readonly KernelLayout TexelLayout16 = new(5, Marshal.SizeOf<Push>(), [4])
-    {
-        TexelBindings = [(0, Format.R16G16B16A16Sfloat), (1, Format.R16G16B16A16Sfloat), (2, Format.R16G16B16A16Sfloat), (3, Format.R16Sfloat)],
-    };
+    // Q, K, V four-wide, the bias one-wide.
+    private static readonly KernelLayout TexelLayout32 = Layout.ReadAsTexels(DataType.F32, (0, true), (1, true), (2, true), (3, false));
+    private static readonly KernelLayout TexelLayout16 = Layout.ReadAsTexels(DataType.F16, (0, true), (1, true), (2, true), (3, false));
 
     /// <summary>False forces the storage-buffer shader (tests compare both).</summary>
     public bool AllowTexel { get; init; } = true;

@@ -15,6 +15,11 @@ internal sealed record KernelLayout(int Buffers, int PushBytes, int[] Written)
     /// with the texel format the command stream views the bound buffer as. Empty for ordinary kernels.</summary>
     public (int Binding, Format Format)[] TexelBindings { get; init; } = [];
 
+    /// <summary>This layout with the given read-only bindings as uniform texel buffers of <paramref name="type"/>,
+    /// four-wide (vec4) or one-wide: the texel variant of a kernel whose storage variant has this layout.</summary>
+    public KernelLayout ReadAsTexels(DataType type, params (int Binding, bool FourWide)[] bindings) =>
+        this with { TexelBindings = bindings.Select(b => (b.Binding, GpuTensor.TexelFormat(type, b.FourWide))).ToArray() };
+
     public Format? TexelFormat(int binding)
     {
         foreach (var (b, f) in TexelBindings) if (b == binding) return f;
