@@ -21,23 +21,28 @@ public sealed class ImageEmbedding : IDisposable
 
     public bool IsDisposed { get; private set; }
 
-    /// <summary>The decoder's prompt-independent start on this embedding (<see cref="MaskDecoder.RecordImageSide"/>),
-    /// once computed; dropped whenever the embedding's values are rewritten.</summary>
-    internal DecoderImageSide? DecoderSide { get; private set; }
+    // The decoder's prompt-independent start on this embedding's values (MaskDecoder.RecordImageSide): its tensors
+    // are kept when the values are rewritten (a frame encoded into the model's own embedding after another), so a
+    // stream of frames through SetImage allocates them once; only their contents go stale.
+    private DecoderImageSide? _side;
+    private bool _sideCurrent;
 
-    /// <summary>Keeps <paramref name="side"/>, computed from this embedding's current values by a completed stream.</summary>
-    internal void KeepDecoderSide(DecoderImageSide side)
+    /// <summary>The decoder's start computed from the current values, or null.</summary>
+    internal DecoderImageSide? DecoderSide => _sideCurrent ? _side : null;
+
+    /// <summary>Tensors to record the decoder's start into (<paramref name="create"/>d the first time); call
+    /// <see cref="DecoderSideReady"/> once the stream that wrote them has completed.</summary>
+    internal DecoderImageSide DecoderSideTensors(Func<DecoderImageSide> create)
     {
-        DecoderSide?.Dispose();
-        DecoderSide = side;
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        _sideCurrent = false;
+        return _side ??= create();
     }
+
+    internal void DecoderSideReady() => _sideCurrent = _side is not null;
 
     /// <summary>Called before the embedding's values are rewritten (a new frame encoded into it).</summary>
-    internal void ValuesChanging()
-    {
-        DecoderSide?.Dispose();
-        DecoderSide = null;
-    }
+    internal void ValuesChanging() => _sideCurrent = false;
 
     /// <summary>The 64x64 grid's cells that hold image rather than padding for a <paramref name="width"/>x<paramref name="height"/>
     /// frame: SAM resizes the frame to 1024 on its long side and each cell covers 16x16 pixels of that.</summary>
@@ -72,7 +77,7 @@ public sealed class ImageEmbedding : IDisposable
     {
         if (IsDisposed) return;
         IsDisposed = true;
-        DecoderSide?.Dispose();
+        _side?.Dispose();
         Tensor.Dispose();
     }
 }

@@ -440,37 +440,42 @@ internal sealed class MaskDecoder : IDisposable
         return q;
     }
 
-    /// <summary>
-    /// Records what every decode of <paramref name="embedding"/> without a mask prompt computes before any prompt
-    /// reaches the image side: the image tokens and the first layer's token→image keys/values and image→token
-    /// queries (~15% of a one-prompt decode). Kept with the embedding (<see cref="ImageEmbedding"/>), a click on the
-    /// same image, or each batch of a segment-everything grid, runs only what its prompts change. Valid once the
-    /// stream has completed; the caller owns the result.
-    /// </summary>
-    public DecoderImageSide RecordImageSide(CommandStream cs, GpuTensor embedding)
+    /// <summary>Tensors for <see cref="RecordImageSide"/>, owned by the caller.</summary>
+    public DecoderImageSide CreateImageSide()
     {
-        if (!embedding.Shape.SequenceEqual([1, D, Side, Side]))
-            throw new ShapeException($"mask decoder: embedding must be [1x256x64x64], got {embedding.ShapeText}.");
         var first = _weights.MaskDecoder.Layers[0];
         var ctx = _k.Context;
-        GpuTensor? keys = null, kv = null, q = null;
+        GpuTensor? keys = null, kv = null;
         try
         {
             keys = ctx.CreateTensor([Pix, D], _w.Type, "dec.side.keys");
             kv = ctx.CreateTensor([Pix, 2 * first.CrossTokenToImage.InternalDim], _w.Type, "dec.side.kv");
-            q = ctx.CreateTensor([Pix, first.CrossImageToToken.InternalDim], _w.Type, "dec.side.q");
-            NoMaskKeys(cs, embedding, keys);
-            ImageKeysValues(cs, first.CrossTokenToImage, keys, 1, _peKeys[0], kv, "dec.l0.t2i");
-            ImageQueries(cs, first.CrossImageToToken, keys, 1, _peQueries[0], q);
+            var q = ctx.CreateTensor([Pix, first.CrossImageToToken.InternalDim], _w.Type, "dec.side.q");
             return new DecoderImageSide(keys, kv, q);
         }
         catch
         {
             keys?.Dispose();
             kv?.Dispose();
-            q?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Records into <paramref name="side"/> (<see cref="CreateImageSide"/>) what every decode of
+    /// <paramref name="embedding"/> without a mask prompt computes before any prompt reaches the image side: the image
+    /// tokens and the first layer's token→image keys/values and image→token queries (~15% of a one-prompt decode).
+    /// Kept with the embedding (<see cref="ImageEmbedding"/>), a click on the same image, or each batch of a
+    /// segment-everything grid, runs only what its prompts change. Valid once the stream has completed.
+    /// </summary>
+    public void RecordImageSide(CommandStream cs, GpuTensor embedding, DecoderImageSide side)
+    {
+        if (!embedding.Shape.SequenceEqual([1, D, Side, Side]))
+            throw new ShapeException($"mask decoder: embedding must be [1x256x64x64], got {embedding.ShapeText}.");
+        var first = _weights.MaskDecoder.Layers[0];
+        NoMaskKeys(cs, embedding, side.Keys);
+        ImageKeysValues(cs, first.CrossTokenToImage, side.Keys, 1, _peKeys[0], side.KeysValues, "dec.l0.t2i");
+        ImageQueries(cs, first.CrossImageToToken, side.Keys, 1, _peQueries[0], side.Queries);
     }
 
     public void Dispose() => _w.Dispose();

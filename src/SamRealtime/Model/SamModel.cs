@@ -253,7 +253,7 @@ public sealed class SamModel : IDisposable
     private void EncodeInto(ImageEmbedding target, ReadOnlySpan<byte> pixels, GpuBuffer? gpuPixels, int width, int height, int strideBytes, PixelFormat format)
     {
         var sw = Stopwatch.StartNew();
-        DecoderImageSide? side = null;
+        bool own = ReferenceEquals(target, _own);
         using (var cs = _ctx.BeginCommands(Profile))
         {
             if (gpuPixels is null) _pipeline.Encode(cs, pixels, width, height, strideBytes, format, target.Tensor);
@@ -261,19 +261,11 @@ public sealed class SamModel : IDisposable
             LastEncoderDispatches = cs.DispatchCount;
             // The current image is what Predict is called on next, prompt after prompt: the decoder's image-only start
             // runs here, once, and not with each of them. Embeddings for others (trackers' frames) keep it lazy.
-            try
-            {
-                if (ReferenceEquals(target, _own)) side = _decoder.RecordImageSide(cs, target.Tensor);
-                cs.Submit();
-            }
-            catch
-            {
-                side?.Dispose();
-                throw;
-            }
+            if (own) _decoder.RecordImageSide(cs, target.Tensor, target.DecoderSideTensors(_decoder.CreateImageSide));
+            cs.Submit();
             LastEncoderKernels = cs.Timings.ToArray();
         }
-        if (side is not null) target.KeepDecoderSide(side);
+        if (own) target.DecoderSideReady();
         target.Width = width;
         target.Height = height;
         if (ReferenceEquals(target, _own)) _current = _own;
@@ -309,27 +301,23 @@ public sealed class SamModel : IDisposable
         // An embedding decoded without mask prompts for the first time gets the decoder's image-only start in this
         // stream, kept once the stream has completed.
         var side = image.DecoderSide;
-        DecoderImageSide? made = null;
+        bool made = false;
         using (var cs = _ctx.BeginCommands(Profile))
         {
             var chosen = _pipeline.Buffers.RentTensor(cs, [rows, FramePipeline.LowRes, FramePipeline.LowRes], DataType.F32, "predict.chosen");
             var iou = _pipeline.Buffers.RentTensor(cs, [rows], DataType.F32, "predict.scores");
-            ReadBack results;
-            try
+            if (side is null && inputs.Any(x => x.DenseKind == 0))
             {
-                if (side is null && inputs.Any(x => x.DenseKind == 0)) side = made = _decoder.RecordImageSide(cs, image.Tensor);
-                _pipeline.Decode(cs, image.Tensor, inputs, chosen, iou, multimask, imageSide: side);
-                var packed = _pipeline.Render(cs, chosen, iou, null, rows, 1, width, height);
-                results = _pipeline.ReadResults(cs, (iou.Buffer, (ulong)rows * 4), (chosen.Buffer, (ulong)rows * FramePipeline.Plane * 4),
+                side = image.DecoderSideTensors(_decoder.CreateImageSide);
+                _decoder.RecordImageSide(cs, image.Tensor, side);
+                made = true;
+            }
+            _pipeline.Decode(cs, image.Tensor, inputs, chosen, iou, multimask, imageSide: side);
+            var packed = _pipeline.Render(cs, chosen, iou, null, rows, 1, width, height);
+            var results = _pipeline.ReadResults(cs, (iou.Buffer, (ulong)rows * 4), (chosen.Buffer, (ulong)rows * FramePipeline.Plane * 4),
                                                 (packed, (ulong)rows * maskBytes));
-                cs.Submit();
-            }
-            catch
-            {
-                made?.Dispose();
-                throw;
-            }
-            if (made is not null) image.KeepDecoderSide(made);
+            cs.Submit();
+            if (made) image.DecoderSideReady();
             LastDecoderKernels = cs.Timings.ToArray();
             LastDecoderDispatches = cs.DispatchCount;
             scores = results.Floats(0);

@@ -49,7 +49,8 @@ public sealed class DecoderImageSideTests(GpuFixture fixture) : GpuTest(fixture)
     private DecoderImageSide RecordSide(MaskDecoder decoder, GpuTensor embedding)
     {
         using var cs = Ctx.BeginCommands();
-        var side = decoder.RecordImageSide(cs, embedding);
+        var side = decoder.CreateImageSide();
+        decoder.RecordImageSide(cs, embedding, side);
         cs.Submit();
         return side;
     }
